@@ -1,0 +1,198 @@
+"""The EM loop between the encoded table and the diffusion core (paper Sec. 3.2, 4.3).
+
+``x^(0)`` is the mean fill (0 in the scaled space). For k = 1..K:
+``theta^(k) = M-step(x^(k-1))`` trains the denoiser on the completed table, and
+``x^(k) = E-step(theta^(k), x_obs)`` replaces the missing cells by the average of
+N conditional samples. Plain functions on tensors; the estimator owns everything else.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ._progress import Progress, progress_bar
+from .config import Preset, SamplerConfig, TrainConfig
+from .diffusion import (
+    EDMLoss,
+    EDMPrecond,
+    build_denoiser,
+    karras_sigmas,
+    posterior_mean,
+    train_denoiser,
+)
+
+__all__ = ["EMResult", "TrainingDivergedWarning", "e_step", "m_step", "run_em"]
+
+
+class TrainingDivergedWarning(UserWarning):
+    """A non-finite loss stopped an M-step; the last good weights were kept."""
+
+
+@dataclass
+class EMResult:
+    net: EDMPrecond
+    z: torch.Tensor
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _validation_split(
+    n: int, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Row indices to train on and to hold out (``None`` when not holding out)."""
+    n_val = int(round(n * fraction))
+    if fraction <= 0 or n_val < 1 or n - n_val < 1:
+        return torch.arange(n), None
+    perm = torch.randperm(n, generator=generator, device=generator.device).cpu()
+    return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+def m_step(
+    net: EDMPrecond,
+    z: torch.Tensor,
+    mask: torch.Tensor,
+    config: TrainConfig,
+    *,
+    generator: torch.Generator,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``net`` on the completed table ``z`` (all cells, as Eq. 3 prescribes).
+
+    With ``config.validation_fraction > 0``, a fixed random subset of rows is held out
+    and its loss on observed cells decides early stopping and the weights kept.
+    """
+    loss = EDMLoss(config.P_mean, config.P_std, net.sigma_data)
+    split_gen = torch.Generator(device=generator.device).manual_seed(0)
+    train_rows, val_rows = _validation_split(len(z), config.validation_fraction, split_gen)
+    val_kwargs = {}
+    if val_rows is not None:
+        val_rows = val_rows.to(z.device)
+        val_kwargs = dict(val_data=z[val_rows], val_weight=(~mask[val_rows]).to(z.dtype))
+    result = train_denoiser(
+        net,
+        z[train_rows.to(z.device)],
+        loss=loss,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        max_epochs=config.max_epochs,
+        patience=config.patience,
+        lr_factor=config.lr_factor,
+        lr_patience=config.lr_patience,
+        generator=generator,
+        callback=callback,
+        **val_kwargs,
+    )
+    if result.diverged:
+        warnings.warn(
+            f"training hit a non-finite loss after {result.epochs} epoch(s); the last good "
+            "weights were kept. Try a smaller lr.",
+            TrainingDivergedWarning,
+            stacklevel=3,
+        )
+    return {
+        "epochs": result.epochs,
+        "train_loss": result.final_train_loss,
+        "best_loss": result.best_loss,
+        "diverged": result.diverged,
+    }
+
+
+def e_step(
+    net: EDMPrecond,
+    z: torch.Tensor,
+    mask: torch.Tensor,
+    config: SamplerConfig,
+    *,
+    generator: torch.Generator,
+    callback: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Replace the missing cells of ``z`` by their posterior mean under ``net``."""
+    device = next(net.parameters()).device
+    sigmas = karras_sigmas(config.num_steps, config.sigma_min, config.sigma_max, config.rho)
+    net.eval()
+    out = posterior_mean(
+        net,
+        z,
+        mask,
+        sigmas,
+        num_samples=config.num_samples,
+        resample_repeats=config.resample_repeats,
+        S_churn=config.S_churn,
+        generator=generator,
+        batch_size=config.eval_batch_size,
+        device=device,
+        callback=callback,
+    )
+    if not torch.isfinite(out).all():  # never let a NaN reach an imputed cell
+        raise FloatingPointError("the E-step produced non-finite values")
+    return out
+
+
+def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -> EDMPrecond:
+    """A freshly initialised network, its weights drawn from ``generator``'s stream.
+
+    ``nn.Linear`` initialises from torch's global RNG; we fork it so that the user's
+    global random state is neither read nor changed.
+    """
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_denoiser(n_features, preset.model.hidden_dim, preset.model.sigma_data)
+
+
+def run_em(
+    z0: torch.Tensor,
+    mask: torch.Tensor,
+    preset: Preset,
+    *,
+    generator: torch.Generator,
+    progress: Progress | None = None,
+) -> EMResult:
+    """DiffPuter's EM loop from the mean fill ``z0`` (missing cells at 0).
+
+    Parameters
+    ----------
+    z0 : Tensor of shape (n, D)
+        Scaled table with missing cells at 0, on the training device.
+    mask : bool Tensor of shape (n, D)
+        True where missing.
+    preset : Preset
+    generator : torch.Generator
+        On ``z0``'s device; all randomness comes from it.
+    progress : Progress, optional
+        Progress bars (None: silent).
+    """
+    z = z0.clone()
+    history: list[dict[str, Any]] = []
+    net = None
+    # without a missing cell there is nothing to iterate: one M-step fits the model
+    n_iter = preset.em.n_em_iter if bool(mask.any()) else 1
+    for k in range(1, n_iter + 1):
+        if net is None or not preset.train.warm_start:
+            net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
+        t0 = time.perf_counter()
+        with progress_bar(progress, "epochs", preset.train.max_epochs, f"M-step {k}") as cb:
+            record = m_step(net, z, mask, preset.train, generator=generator, callback=cb)
+        t1 = time.perf_counter()
+        z_new = z
+        if bool(mask.any()):
+            with progress_bar(progress, "rows", int(mask.any(1).sum()), f"E-step {k}") as cb:
+                z_new = e_step(net, z, mask, preset.sampler, generator=generator, callback=cb)
+        t2 = time.perf_counter()
+        change = (z_new - z)[mask].abs().mean().item() / 0.5 if bool(mask.any()) else 0.0
+        z = z_new
+        record.update(
+            iteration=k,
+            m_step_seconds=t1 - t0,
+            e_step_seconds=t2 - t1,
+            mean_abs_change=change,
+        )
+        history.append(record)
+        if progress is not None:
+            progress.iteration_done(record)
+    return EMResult(net, z, history)

@@ -1,0 +1,266 @@
+"""Tables in, scaled float matrices out, and back (ALGORITHM.md, "Encoding").
+
+Numeric columns map to one encoded column; a categorical column with K categories maps
+to a one-hot block of K columns (a missing cell marks its whole block missing). Every
+encoded column is standardised with the mean and population std of its observed
+training cells, then multiplied by 0.5 so that observed data has std
+``sigma_data = 0.5``. Missing cells start at 0 (the observed mean).
+
+Decoding writes imputed values into a copy of the input, only where cells were missing,
+so observed cells come back bit for bit and dtypes are kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+__all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
+
+SCALE = 0.5  # observed cells get std 0.5 = sigma_data
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+@dataclass
+class ColumnInfo:
+    """What the encoder learned about one input column.
+
+    Attributes
+    ----------
+    name : hashable
+        Column label.
+    kind : {"numeric", "categorical"}
+    width : int
+        Encoded columns (1, or the number of categories).
+    categories : list or None
+        Category values seen in training, in block order.
+    integer : bool
+        Numeric column with an integer dtype: imputations are rounded and clipped to
+        the observed range ``[lo, hi]``.
+    lo, hi : float or None
+        Observed range of a numeric column.
+    """
+
+    name: Hashable
+    kind: str
+    width: int
+    categories: list[Any] | None = None
+    integer: bool = False
+    lo: float | None = None
+    hi: float | None = None
+
+
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sorted_categories(values: pd.Series) -> list[Any]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.dropna().unique().tolist())
+        return [_python_scalar(c) for c in values.dtype.categories if c in present]
+    unique = [_python_scalar(v) for v in pd.unique(values.dropna())]
+    try:
+        return sorted(unique)
+    except TypeError:  # mixed types: a stable, documented order
+        return sorted(unique, key=lambda v: (type(v).__name__, str(v)))
+
+
+def _cast_numeric(values: np.ndarray, dtype: Any) -> np.ndarray:
+    """Imputed floats in the column's own numpy dtype (no silent upcast on assignment)."""
+    target = getattr(dtype, "numpy_dtype", dtype)  # pandas' nullable Int64/Float32 -> numpy
+    return values.astype(target)
+
+
+def _check_scalars(series: pd.Series) -> None:
+    """Object columns may hold strings, numbers and booleans only."""
+    if not ptypes.is_object_dtype(series.dtype):
+        return
+    bad = [v for v in series.dropna() if not isinstance(v, (str, int, float, bool, np.generic))]
+    if bad:
+        raise TypeError(
+            f"column {series.name!r} holds a {type(bad[0]).__name__} value ({bad[0]!r}); "
+            "argument must be a string or a number in every cell"
+        )
+
+
+def infer_kind(series: pd.Series) -> str:
+    """``categorical`` for bool, category, string and object dtypes; else ``numeric``."""
+    dtype = series.dtype
+    if ptypes.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return CATEGORICAL
+    if ptypes.is_numeric_dtype(dtype):
+        return NUMERIC
+    if ptypes.is_string_dtype(dtype) or ptypes.is_object_dtype(dtype):
+        return CATEGORICAL
+    raise TypeError(
+        f"column {series.name!r} has dtype {dtype}, which diffputer cannot impute; "
+        "convert it to numbers or strings first"
+    )
+
+
+class TableEncoder:
+    """Learn the encoding of a table from its observed cells, and apply it both ways.
+
+    Parameters
+    ----------
+    categorical_columns : sequence of labels, optional
+        Columns to treat as categorical whatever their dtype (e.g. integer codes).
+        Other columns follow :func:`infer_kind`.
+    """
+
+    def __init__(self, categorical_columns: Sequence[Hashable] | None = None):
+        self.categorical_columns = categorical_columns
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, frame: pd.DataFrame) -> TableEncoder:
+        forced = set(self.categorical_columns or ())
+        unknown = forced - set(frame.columns)
+        if unknown:
+            raise ValueError(
+                f"categorical_columns names columns not in the table: {sorted(map(str, unknown))}"
+            )
+        self.columns_: list[ColumnInfo] = []
+        for name in frame.columns:
+            series = frame[name]
+            _check_scalars(series)
+            kind = CATEGORICAL if name in forced else infer_kind(series)
+            self.columns_.append(self._fit_column(name, series, kind))
+        raw, observed = self._raw(frame)
+        counts = np.maximum(observed.sum(axis=0), 1)  # no observed cell: mean 0, std 1
+        mean = np.where(observed, raw, 0.0).sum(axis=0) / counts
+        std = np.sqrt(np.where(observed, (raw - mean) ** 2, 0.0).sum(axis=0) / counts)
+        self.mean_ = mean
+        self.std_ = np.where(std > 0, std, 1.0)  # a constant column must not divide by 0
+        return self
+
+    def _fit_column(self, name: Hashable, series: pd.Series, kind: str) -> ColumnInfo:
+        if kind == CATEGORICAL:
+            cats = _sorted_categories(series)
+            return ColumnInfo(name, CATEGORICAL, max(len(cats), 1), categories=cats)
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[~np.isnan(values)]
+        lo = float(finite.min()) if finite.size else None
+        hi = float(finite.max()) if finite.size else None
+        integer = ptypes.is_integer_dtype(series.dtype)
+        return ColumnInfo(name, NUMERIC, 1, integer=integer, lo=lo, hi=hi)
+
+    @property
+    def n_encoded(self) -> int:
+        """Width D of the encoded matrix."""
+        return sum(c.width for c in self.columns_)
+
+    def blocks(self) -> list[slice]:
+        """The encoded columns of every input column, in order."""
+        out, start = [], 0
+        for col in self.columns_:
+            out.append(slice(start, start + col.width))
+            start += col.width
+        return out
+
+    # ------------------------------------------------------------------ encoding
+    def _raw(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Unscaled encoded values (NaN where missing) and the observed mask."""
+        n = len(frame)
+        raw = np.full((n, self.n_encoded), np.nan)
+        for i, (col, block) in enumerate(zip(self.columns_, self.blocks(), strict=True)):
+            series = frame.iloc[:, i]
+            if col.kind == NUMERIC:
+                raw[:, block.start] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+                continue
+            values = series.to_numpy(dtype=object, na_value=None)
+            codes = pd.Index(col.categories, dtype=object).get_indexer(values)
+            unseen = series.notna().to_numpy() & (codes < 0)
+            if unseen.any():
+                examples = pd.unique(series[unseen])[:3].tolist()
+                warnings.warn(
+                    f"column {col.name!r}: {int(unseen.sum())} value(s) not seen in training "
+                    f"(e.g. {examples}); the model treats them as missing, the output keeps them",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            rows = np.flatnonzero(codes >= 0)
+            raw[rows, block.start : block.stop] = 0.0
+            raw[rows, block.start + codes[rows]] = 1.0
+        return raw, ~np.isnan(raw)
+
+    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Encode ``frame``.
+
+        Returns
+        -------
+        z : ndarray of shape (n, D), float32
+            Scaled values; missing cells are 0 (the observed training mean).
+        mask : ndarray of shape (n, D), bool
+            True where the encoded cell is missing.
+        """
+        raw, observed = self._raw(frame)
+        z = (raw - self.mean_) / self.std_ * SCALE
+        z = np.where(observed, z, 0.0).astype(np.float32)
+        return z, ~observed
+
+    # ------------------------------------------------------------------ decoding
+    def unscale(self, z: np.ndarray) -> np.ndarray:
+        """Back from the model's space to raw encoded values (float64)."""
+        return np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        """Raw encoded values in z units (the metrics' scale, without the 0.5)."""
+        return (raw - self.mean_) / self.std_
+
+    def decode_column(self, i: int, raw: np.ndarray) -> np.ndarray:
+        """Values of input column ``i`` from raw encoded values (one per row)."""
+        col, block = self.columns_[i], self.blocks()[i]
+        if col.kind == CATEGORICAL:
+            if not col.categories:
+                return np.full(len(raw), np.nan, dtype=object)
+            cats = np.empty(len(col.categories), dtype=object)
+            cats[:] = col.categories
+            return cats[np.argmax(raw[:, block], axis=1)]
+        values = raw[:, block.start]
+        if col.integer:
+            values = np.clip(np.rint(values), col.lo, col.hi)
+        return values
+
+    def fill(self, frame: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
+        """A copy of ``frame`` with its missing cells replaced by the decoded ``z``."""
+        raw = self.unscale(z)
+        out = frame.copy()
+        for i in range(len(self.columns_)):
+            series = frame.iloc[:, i]
+            missing = series.isna().to_numpy()
+            if not missing.any():
+                continue
+            values = self.decode_column(i, raw[missing])
+            filled = series.copy()
+            if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
+                values = _cast_numeric(values, series.dtype)  # numbers, or numeric codes
+            filled[missing] = values
+            out.isetitem(i, filled)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "categorical_columns": list(self.categorical_columns or []),
+            "columns": [asdict(c) for c in self.columns_],
+            "mean": self.mean_.tolist(),
+            "std": self.std_.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableEncoder:
+        enc = cls(categorical_columns=data["categorical_columns"] or None)
+        enc.columns_ = [ColumnInfo(**c) for c in data["columns"]]
+        enc.mean_ = np.asarray(data["mean"], dtype=np.float64)
+        enc.std_ = np.asarray(data["std"], dtype=np.float64)
+        if enc.mean_.shape != (enc.n_encoded,) or enc.std_.shape != (enc.n_encoded,):
+            raise ValueError("encoder statistics do not match its columns")
+        return enc

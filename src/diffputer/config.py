@@ -1,0 +1,150 @@
+"""Settings of the method, one frozen config per concern, and the named presets.
+
+Every value of the ``paper`` preset cites where it comes from (the paper's section or
+the authors' public code, as summarised in ``shared/design/ALGORITHM.md``). Presets are
+data: the algorithm is the same for all of them, only these numbers change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "EMConfig",
+    "ModelConfig",
+    "Preset",
+    "SamplerConfig",
+    "TrainConfig",
+    "get_preset",
+]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The denoiser (paper App. D.4)."""
+
+    hidden_dim: int = 1024  # App. D.4: "5-layer MLP with hidden dimension 1024"
+    sigma_data: float = 0.5  # EDM; the encoder scales observed data to std 0.5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The M-step (paper Sec. 4.1, Eq. 3; App. D.4; authors' ``main.py``)."""
+
+    lr: float = 1e-4  # App. D.4: Adam, learning rate 1e-4
+    batch_size: int = 4096  # authors' code
+    max_epochs: int = 10_001  # authors' code: range(10000 + 1)
+    patience: int = 500  # authors' code: stop after 500 epochs without improvement
+    lr_factor: float = 0.9  # authors' code: ReduceLROnPlateau(factor=0.9)
+    lr_patience: int = 50  # ALGORITHM.md: ReduceLROnPlateau patience 50
+    P_mean: float = -1.2  # EDM loss: ln sigma ~ N(P_mean, P_std^2)
+    P_std: float = 1.2
+    warm_start: bool = False  # authors' code rebuilds the network every EM iteration
+    # 0: monitor the epoch training loss (the paper); > 0: hold out this fraction of rows
+    # and monitor their loss on observed cells at a fixed noise draw.
+    validation_fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The E-step (paper Sec. 4.2, Algorithm 2; authors' ``diffusion_utils.py``)."""
+
+    num_steps: int = 50  # App. D.4: M = 50
+    sigma_min: float = 0.002  # EDM / authors' code
+    sigma_max: float = 80.0  # App. D.4: T = 80
+    rho: float = 7.0  # EDM schedule exponent
+    S_churn: float = 1.0  # authors' code: gamma = min(S_churn / M, sqrt(2) - 1)
+    resample_repeats: int = 20  # authors' code: N = 20 RePaint repeats per level
+    num_samples: int = 10  # App. D.4: N = 10 samples averaged (code: 20)
+    eval_batch_size: int = 16_384  # rows x samples per network call (memory bound only)
+
+
+@dataclass(frozen=True)
+class EMConfig:
+    """The EM loop (paper Sec. 3.2, 4.3)."""
+
+    n_em_iter: int = 10  # authors' code default (paper Fig. 3: 4-5 suffice)
+    init: Literal["mean"] = "mean"  # Sec. 4.3: missing cells start at the column mean
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle of the four configs."""
+
+    name: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    em: EMConfig = field(default_factory=EMConfig)
+
+    def replace(self, **overrides: Any) -> Preset:
+        """A copy with some settings changed, each routed to the config that holds it.
+
+        ``None`` values are ignored (they mean "the preset's value").
+        """
+        groups: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            group = _FIELD_GROUP.get(key)
+            if group is None:
+                raise TypeError(f"unknown setting {key!r}; known: {sorted(_FIELD_GROUP)}")
+            groups.setdefault(group, {})[key] = value
+        changes = {
+            group: dataclasses.replace(getattr(self, group), **values)
+            for group, values in groups.items()
+        }
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preset:
+        return cls(
+            name=data["name"],
+            model=ModelConfig(**data["model"]),
+            train=TrainConfig(**data["train"]),
+            sampler=SamplerConfig(**data["sampler"]),
+            em=EMConfig(**data["em"]),
+        )
+
+
+_GROUPS = {"model": ModelConfig, "train": TrainConfig, "sampler": SamplerConfig, "em": EMConfig}
+_FIELD_GROUP = {f.name: group for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)}
+
+#: The paper's settings, exactly (ALGORITHM.md). Days of CPU time on real data.
+PAPER = Preset(name="paper")
+
+#: A CPU-sized preset: the same algorithm with a smaller network trained warm across
+#: EM iterations and a cheaper E-step. See docs/performance.md for the measurements.
+FAST = Preset(
+    name="fast",
+    model=ModelConfig(hidden_dim=256),
+    train=TrainConfig(
+        lr=1e-3,
+        batch_size=512,
+        max_epochs=300,
+        patience=30,
+        lr_patience=10,
+        warm_start=True,
+        validation_fraction=0.1,
+    ),
+    sampler=SamplerConfig(num_steps=20, resample_repeats=5, num_samples=8),
+    em=EMConfig(n_em_iter=4),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (PAPER, FAST)}
+DEFAULT_PRESET = "fast"
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a clear error lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}") from None

@@ -1,0 +1,26 @@
+"""Torch-only diffusion core: network, loss, schedule, sampler, training.
+
+Nothing here knows about pandas, scikit-learn or tables: tensors in, tensors out.
+"""
+
+from .loss import EDMLoss
+from .network import EDMPrecond, MLPBackbone, SinusoidalEmbedding, build_denoiser
+from .sampler import conditional_sample, heun_step, network_calls_per_sample, posterior_mean
+from .schedule import karras_sigmas
+from .training import TrainResult, fixed_noise, train_denoiser
+
+__all__ = [
+    "EDMLoss",
+    "EDMPrecond",
+    "MLPBackbone",
+    "SinusoidalEmbedding",
+    "TrainResult",
+    "build_denoiser",
+    "conditional_sample",
+    "fixed_noise",
+    "heun_step",
+    "karras_sigmas",
+    "network_calls_per_sample",
+    "posterior_mean",
+    "train_denoiser",
+]

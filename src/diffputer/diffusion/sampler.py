@@ -1,0 +1,174 @@
+"""Conditional sampling: the E-step (paper Sec. 4.2, Eqs. 5-7, Algorithm 2).
+
+Observed cells follow the forward process (fresh noise at each level), missing cells
+follow the reverse process (a stochastic Heun step, EDM Algorithm 2), and the two are
+merged after every step. Like the authors' code, each level can be repeated
+RePaint-style (Lugmayr et al. 2022): after a merge, re-noise from ``sigma_{i+1}`` back
+to ``sigma_i`` and redo the level; the last repeat keeps the merge, the last level
+(``-> 0``) runs once.
+
+The sampler takes any denoiser ``D(x, sigma) -> x0_hat`` with ``x`` of shape (n, D)
+and ``sigma`` of shape (1, 1) (one level for the whole batch; the denoiser broadcasts
+it); it knows nothing of networks or tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["conditional_sample", "heun_step", "network_calls_per_sample", "posterior_mean"]
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _sigma_col(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    # one noise level for the whole batch: shape (1, 1), broadcast by the denoiser, so
+    # a network computes its noise embedding once instead of once per row
+    return sigma.to(x.dtype).reshape(1, 1)
+
+
+def heun_step(
+    denoiser: Denoiser,
+    x_cur: torch.Tensor,
+    t_cur: torch.Tensor,
+    t_next: torch.Tensor,
+    gamma: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One stochastic step of EDM's sampler (Karras et al. 2022, Algorithm 2, lines 4-10)."""
+    # lines 5-6: raise the noise level by gamma ("churn")
+    t_hat = t_cur + gamma * t_cur
+    x_hat = x_cur + (t_hat**2 - t_cur**2).sqrt() * _randn_like(x_cur, generator)
+    # line 7-8: Euler step from t_hat to t_next
+    d_cur = (x_hat - denoiser(x_hat, _sigma_col(t_hat, x_hat))) / t_hat
+    x_next = x_hat + (t_next - t_hat) * d_cur
+    # lines 9-11: second-order correction unless the step ends at sigma = 0
+    if t_next > 0:
+        d_prime = (x_next - denoiser(x_next, _sigma_col(t_next, x_next))) / t_next
+        x_next = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
+    return x_next
+
+
+def network_calls_per_sample(num_steps: int, resample_repeats: int) -> int:
+    """Denoiser evaluations spent on one sample of one row: ``(M-1) R 2 + 1``."""
+    return (num_steps - 1) * resample_repeats * 2 + 1
+
+
+@torch.inference_mode()
+def conditional_sample(
+    denoiser: Denoiser,
+    x_obs: torch.Tensor,
+    mask: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    resample_repeats: int = 1,
+    S_churn: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw one sample of every row from ``p(x | x_obs)``.
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``D(x, sigma)`` with x of shape (n, D) and sigma of shape (1, 1).
+    x_obs : Tensor of shape (n, D)
+        Rows in the model's scaled space; values under ``mask`` are ignored.
+    mask : bool Tensor of shape (n, D)
+        True where the cell is missing (to be sampled).
+    sigmas : Tensor of shape (M + 1,)
+        Descending noise levels ending in 0 (:func:`karras_sigmas`).
+    resample_repeats : int, default=1
+        RePaint repeats R of every level but the last (authors' code: 20).
+    S_churn : float, default=1.0
+        EDM churn; ``gamma = min(S_churn / M, sqrt(2) - 1)``.
+    generator : torch.Generator, optional
+        Source of all randomness (on ``x_obs``'s device).
+
+    Returns
+    -------
+    Tensor of shape (n, D)
+        A sample with the observed cells equal to ``x_obs``.
+    """
+    num_steps = len(sigmas) - 1
+    gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
+    x = _randn_like(x_obs, generator) * sigmas[0]  # x_T ~ N(0, T^2 I)
+    for i in range(num_steps):
+        t_cur, t_next = sigmas[i], sigmas[i + 1]
+        repeats = resample_repeats if i < num_steps - 1 else 1
+        for j in range(repeats):
+            unknown = heun_step(denoiser, x, t_cur, t_next, gamma, generator)  # Eq. 6
+            known = x_obs + t_next * _randn_like(x_obs, generator)  # Eq. 5
+            x = torch.where(mask, unknown, known)  # Eq. 7
+            if j < repeats - 1:  # RePaint: back to t_cur and redo the level
+                x = x + (t_cur**2 - t_next**2).sqrt() * _randn_like(x, generator)
+    return torch.where(mask, x, x_obs)
+
+
+@torch.inference_mode()
+def posterior_mean(
+    denoiser: Denoiser,
+    x_obs: torch.Tensor,
+    mask: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    num_samples: int,
+    resample_repeats: int = 1,
+    S_churn: float = 1.0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 16_384,
+    device: torch.device | str | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis.
+
+    Rows without a missing cell are returned as they are, without sampling. The other
+    rows are processed in chunks of ``batch_size // num_samples`` rows, each chunk with
+    all its samples in one batch, so memory stays bounded whatever the table's size.
+
+    Parameters
+    ----------
+    x_obs, mask : Tensor of shape (n, D)
+        As in :func:`conditional_sample`; may live on the CPU while ``device`` is a GPU.
+    batch_size : int
+        Rows x samples per batch through the denoiser.
+    device : device, optional
+        Where the denoiser runs (default: ``x_obs``'s device).
+    callback : callable, optional
+        Called with the number of rows finished after each chunk (progress bars).
+
+    Returns
+    -------
+    Tensor of shape (n, D), on ``x_obs``'s device
+    """
+    device = x_obs.device if device is None else torch.device(device)
+    out = x_obs.clone()
+    rows = torch.nonzero(mask.any(dim=1)).flatten()
+    if len(rows) == 0:
+        return out
+    sigmas = sigmas.to(device)
+    chunk = max(1, batch_size // num_samples)
+    for start in range(0, len(rows), chunk):
+        idx = rows[start : start + chunk]
+        xo = x_obs[idx].to(device).repeat(num_samples, 1)
+        m = mask[idx].to(device).repeat(num_samples, 1)
+        samples = conditional_sample(
+            denoiser,
+            xo,
+            m,
+            sigmas,
+            resample_repeats=resample_repeats,
+            S_churn=S_churn,
+            generator=generator,
+        )
+        mean = samples.reshape(num_samples, len(idx), -1).mean(dim=0)
+        out[idx] = torch.where(mask[idx], mean.to(out.device), x_obs[idx])
+        if callback is not None:
+            callback(len(idx))
+    return out

@@ -1,0 +1,174 @@
+"""Training a denoiser: the M-step (paper Sec. 4.1 and App. D.4; authors' ``main.py``).
+
+Adam, mini-batches over shuffled rows, ``ReduceLROnPlateau`` on the monitored loss,
+early stopping after ``patience`` epochs without improvement, and the best weights
+kept. The monitored loss is either the epoch training loss (the paper) or the EDM
+loss of held-out rows on a fixed noise draw (less noisy, so it stops more reliably).
+
+A non-finite loss never reaches the weights: training stops, the best weights so far
+are restored, and the result says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .loss import EDMLoss
+
+__all__ = ["TrainResult", "fixed_noise", "train_denoiser"]
+
+
+@dataclass
+class TrainResult:
+    """What one call of :func:`train_denoiser` did.
+
+    Attributes
+    ----------
+    epochs : int
+        Epochs run.
+    best_loss : float
+        Best monitored loss (the weights left in the network are those of this epoch).
+    final_train_loss : float
+        Training loss of the last finite epoch.
+    diverged : bool
+        True if a non-finite loss stopped training early.
+    """
+
+    epochs: int
+    best_loss: float
+    final_train_loss: float
+    diverged: bool = False
+
+
+def fixed_noise(
+    n: int, d: int, loss: EDMLoss, generator: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A reproducible (sigma, noise) draw for a validation loss that is comparable across epochs.
+
+    Sigmas are the quantiles of the training distribution of ``ln s`` (a fixed grid,
+    cycled over rows), so every noise level the loss weights is represented.
+    """
+    q = (torch.arange(n, dtype=torch.float64) % 64 + 0.5) / 64
+    normal = torch.distributions.Normal(0.0, 1.0)
+    sigma = (normal.icdf(q) * loss.P_std + loss.P_mean).exp().float().reshape(n, 1)
+    noise = torch.randn((n, d), generator=generator, device=device)
+    return sigma.to(device), noise
+
+
+def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def train_denoiser(
+    net: nn.Module,
+    data: torch.Tensor,
+    *,
+    loss: EDMLoss,
+    lr: float,
+    batch_size: int,
+    max_epochs: int,
+    patience: int,
+    lr_factor: float = 0.9,
+    lr_patience: int = 50,
+    weight: torch.Tensor | None = None,
+    val_data: torch.Tensor | None = None,
+    val_weight: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> TrainResult:
+    """Fit ``net`` to ``data`` with the EDM loss; leave the best weights in ``net``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Denoiser ``D(x, sigma)`` (on the same device as ``data``).
+    data : Tensor of shape (n, D)
+        Training rows (the current completed table in the M-step).
+    loss : EDMLoss
+    lr, batch_size, max_epochs, patience, lr_factor, lr_patience
+        Adam learning rate, rows per step, epoch budget, early-stopping patience (epochs
+        without improvement of the monitored loss), ``ReduceLROnPlateau`` settings.
+    weight : Tensor of shape (n, D), optional
+        Per-cell loss weights (e.g. 1 on observed cells only); default: every cell.
+    val_data, val_weight : Tensor of shape (m, D), optional
+        Held-out rows: if given, the loss monitored for stopping is theirs on a fixed
+        noise draw; otherwise the epoch training loss.
+    generator : torch.Generator, optional
+        Source of shuffling and noise (on ``data``'s device).
+    callback : callable, optional
+        ``callback(epoch, train_loss, monitored_loss)`` after every epoch.
+    """
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=lr_factor, patience=lr_patience
+    )
+    val_noise = None
+    if val_data is not None:
+        val_noise = fixed_noise(len(val_data), data.shape[1], loss, generator, data.device)
+
+    n = data.shape[0]
+    # the starting weights are the fallback if the very first epoch diverges
+    best_loss, best_state, stale = math.inf, copy.deepcopy(net.state_dict()), 0
+    train_loss = math.nan
+    epoch = 0
+    diverged = False
+    for epoch in range(1, max_epochs + 1):
+        net.train()
+        total, count = 0.0, 0
+        perm = torch.randperm(n, generator=generator, device=data.device)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            w = None if weight is None else weight[idx]
+            batch_loss = _weighted_mean(loss(net, data[idx], generator), w)
+            if not torch.isfinite(batch_loss):
+                diverged = True
+                break
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            optimizer.step()
+            total += batch_loss.item() * len(idx)
+            count += len(idx)
+        if diverged:
+            epoch -= 1
+            break
+        train_loss = total / count
+        monitored = train_loss
+        if val_noise is not None:
+            monitored = _validation_loss(net, val_data, val_weight, loss, val_noise)
+            if not math.isfinite(monitored):
+                diverged = True
+                break
+        scheduler.step(monitored)
+        if callback is not None:
+            callback(epoch, train_loss, monitored)
+        if monitored < best_loss:
+            best_loss, stale = monitored, 0
+            best_state = copy.deepcopy(net.state_dict())
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    net.load_state_dict(best_state)
+    return TrainResult(epoch, best_loss, train_loss, diverged)
+
+
+@torch.no_grad()
+def _validation_loss(
+    net: nn.Module,
+    val_data: torch.Tensor,
+    val_weight: torch.Tensor | None,
+    loss: EDMLoss,
+    val_noise: tuple[torch.Tensor, torch.Tensor],
+) -> float:
+    net.eval()
+    sigma, noise = val_noise
+    values = loss(net, val_data, sigma=sigma, noise=noise)
+    return _weighted_mean(values, val_weight).item()

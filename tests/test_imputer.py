@@ -1,0 +1,257 @@
+"""DiffPuterImputer on mixed tables: invariants, both code paths, settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from diffputer import DiffPuterImputer, get_preset
+from diffputer.config import PRESETS
+
+from .conftest import TINY, make_mixed_frame, mask_frame
+
+
+@pytest.fixture(params=["fit_transform", "fit_then_transform"])
+def impute(request):
+    """Run each invariant through both code paths: EM in-sample and a fresh E-step."""
+
+    def run(frame, **params):
+        imp = DiffPuterImputer(**{**TINY, **params})
+        if request.param == "fit_transform":
+            return imp, imp.fit_transform(frame)
+        return imp, imp.fit(frame).transform(frame)
+
+    return run
+
+
+def assert_observed_unchanged(before: pd.DataFrame, after: pd.DataFrame) -> None:
+    for name in before.columns:
+        obs = before[name].notna().to_numpy()
+        a = before[name].to_numpy()[obs]
+        b = after[name].to_numpy()[obs]
+        if before[name].dtype.kind == "f":  # bit for bit, not just close
+            assert a.tobytes() == b.astype(before[name].dtype).tobytes(), name
+        else:
+            assert (a == b).all(), name
+
+
+def test_mixed_frame_invariants(mixed, impute):
+    full, masked, mask = mixed
+    imp, out = impute(masked)
+    assert isinstance(out, pd.DataFrame)
+    assert out.shape == masked.shape
+    assert out.index.equals(masked.index)
+    assert list(out.columns) == list(masked.columns)
+    assert out.dtypes.equals(masked.dtypes)
+    assert not out.isna().any().any()
+    assert_observed_unchanged(masked, out)
+    # categorical values come from the categories seen in training
+    assert set(out["cat"]) <= {"lo", "hi"}
+    assert out["cat"].dtype == masked["cat"].dtype  # declared categories kept
+    assert set(out["obj"]) <= {"x", "y"}
+    assert set(out["text"]) <= {"u", "v", "w"}
+    # integer columns get integers within the observed range
+    observed = masked["count"].dropna()
+    assert out["count"].between(observed.min(), observed.max()).all()
+
+
+def test_input_is_not_modified(mixed):
+    _, masked, _ = mixed
+    copy = masked.copy()
+    DiffPuterImputer(**TINY).fit_transform(masked)
+    pd.testing.assert_frame_equal(masked, copy)
+
+
+def test_numpy_in_numpy_out(mixed, impute):
+    full, masked, mask = mixed
+    X = masked[["a", "b32"]].to_numpy(dtype=np.float64)
+    imp, out = impute(X)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == X.shape
+    assert not np.isnan(out).any()
+    obs = ~np.isnan(X)
+    assert out[obs].tobytes() == X[obs].tobytes()
+    assert not hasattr(imp, "feature_names_in_") and imp.n_features_in_ == 2
+
+
+def test_numpy_float32_and_categorical_codes():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=50), rng.integers(0, 3, 50)]).astype(np.float32)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    out = DiffPuterImputer(**TINY, categorical_columns=[1]).fit_transform(X)
+    assert out.dtype == np.float32
+    assert set(np.unique(out[:, 1])) <= {0.0, 1.0, 2.0}
+
+
+def test_categorical_override_on_integer_column(mixed):
+    _, masked, _ = mixed
+    imp = DiffPuterImputer(**TINY, categorical_columns=["count"]).fit(masked)
+    kinds = {c.name: c.kind for c in imp.encoder_.columns_}
+    assert kinds["count"] == "categorical" and kinds["a"] == "numeric"
+    out = imp.transform(masked)
+    assert out["count"].dtype == masked["count"].dtype
+    assert set(out["count"]) <= set(masked["count"].dropna())
+
+
+def test_set_output_pandas_on_arrays(mixed):
+    _, masked, _ = mixed
+    X = masked[["a", "b32"]].to_numpy()
+    out = DiffPuterImputer(**TINY).set_output(transform="pandas").fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1"]
+
+
+def test_set_output_pandas_keeps_frame_dtypes(mixed):
+    _, masked, _ = mixed
+    imp = DiffPuterImputer(**TINY).set_output(transform="pandas")
+    out = imp.fit(masked).transform(masked)
+    assert out.dtypes.equals(masked.dtypes) and out.index.equals(masked.index)
+
+
+def test_same_seed_same_result_and_global_rng_untouched(mixed):
+    _, masked, _ = mixed
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = DiffPuterImputer(**TINY).fit_transform(masked)
+    assert torch.equal(state, torch.get_rng_state())
+    b = DiffPuterImputer(**TINY).fit_transform(masked)
+    pd.testing.assert_frame_equal(a, b)
+    imp = DiffPuterImputer(**TINY).fit(masked)
+    pd.testing.assert_frame_equal(imp.transform(masked), imp.transform(masked))
+    c = DiffPuterImputer(**{**TINY, "random_state": 1}).fit_transform(masked)
+    assert not a.equals(c)
+
+
+def test_history_and_fitted_attributes(mixed):
+    _, masked, _ = mixed
+    imp = DiffPuterImputer(**TINY).fit(masked)
+    assert imp.n_iter_ == 2 and len(imp.history_) == 2
+    for record in imp.history_:
+        assert record["epochs"] >= 1
+        assert np.isfinite(record["train_loss"])
+        assert record["m_step_seconds"] > 0 and record["e_step_seconds"] > 0
+        assert record["mean_abs_change"] > 0
+    assert list(imp.feature_names_in_) == list(masked.columns)
+    assert imp.n_features_in_ == masked.shape[1]
+    assert imp.preset_.em.n_em_iter == 2 and imp.preset_.model.hidden_dim == 16
+
+
+def test_complete_table_is_returned_unchanged_after_one_m_step():
+    full = make_mixed_frame()
+    imp = DiffPuterImputer(**TINY)
+    out = imp.fit_transform(full)
+    pd.testing.assert_frame_equal(out, full)
+    assert imp.n_iter_ == 1
+
+
+def test_transform_imputes_new_rows(mixed):
+    _, masked, _ = mixed
+    imp = DiffPuterImputer(**TINY).fit(masked)
+    new, _ = mask_frame(make_mixed_frame(n=25, seed=5), seed=7)
+    out = imp.transform(new)
+    assert not out.isna().any().any()
+    assert_observed_unchanged(new, out)
+    assert out.index.equals(new.index)
+
+
+def test_em_learns_dependence_better_than_mean():
+    """With a strong linear relation, a short EM run must beat the mean fill."""
+    rng = np.random.default_rng(0)
+    n = 400
+    a = rng.normal(size=n)
+    full = pd.DataFrame({"a": a, "b": a + 0.1 * rng.normal(size=n), "c": -a})
+    masked, mask = mask_frame(full, rate=0.3, seed=2)
+    out = DiffPuterImputer(
+        n_em_iter=2,
+        hidden_dim=64,
+        max_epochs=150,
+        batch_size=128,
+        lr=2e-3,
+        num_steps=10,
+        resample_repeats=5,
+        num_samples=5,
+        random_state=0,
+        device="cpu",
+    ).fit_transform(masked)
+    err = np.abs(out.to_numpy() - full.to_numpy())[mask].mean()
+    mean_err = np.abs(masked.fillna(masked.mean()).to_numpy() - full.to_numpy())[mask].mean()
+    assert err < 0.6 * mean_err
+
+
+def test_paper_preset_has_every_paper_value():
+    p = get_preset("paper")
+    assert p.model.hidden_dim == 1024 and p.model.sigma_data == 0.5
+    t = p.train
+    assert (t.lr, t.batch_size, t.max_epochs, t.patience) == (1e-4, 4096, 10_001, 500)
+    assert (t.lr_factor, t.lr_patience) == (0.9, 50)
+    assert (t.P_mean, t.P_std) == (-1.2, 1.2)
+    assert t.warm_start is False and t.validation_fraction == 0.0
+    s = p.sampler
+    assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)
+    assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)
+    assert p.em.n_em_iter == 10 and p.em.init == "mean"
+
+
+def test_presets_differ_only_in_numbers():
+    fields = {f.name for f in dataclasses.fields(get_preset("paper"))}
+    for preset in PRESETS.values():
+        assert {f.name for f in dataclasses.fields(preset)} == fields
+
+
+def test_overrides_reach_the_settings():
+    imp = DiffPuterImputer(preset="paper", num_steps=7, lr=0.01, warm_start=True)
+    p = imp._resolve_preset()
+    assert p.sampler.num_steps == 7 and p.train.lr == 0.01 and p.train.warm_start
+    assert p.model.hidden_dim == 1024  # untouched
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(preset="nope"), "preset"),
+        (dict(num_steps=0), "num_steps"),
+        (dict(lr=-1.0), "lr"),
+        (dict(device="cuda:7"), "CUDA"),
+    ],
+)
+def test_bad_parameters_are_reported(mixed, params, match):
+    _, masked, _ = mixed
+    if match == "CUDA" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match=match):
+        DiffPuterImputer(**{**TINY, **params}).fit(masked)
+
+
+def test_transform_before_fit_raises(mixed):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DiffPuterImputer().transform(mixed[1])
+
+
+def test_unseen_category_is_kept_and_warned(mixed):
+    _, masked, _ = mixed
+    imp = DiffPuterImputer(**TINY).fit(masked)
+    new = masked.copy()
+    new["obj"] = new["obj"].astype(object)
+    new.iloc[1, new.columns.get_loc("obj")] = "brand-new"
+    with pytest.warns(UserWarning, match="not seen in training"):
+        out = imp.transform(new)
+    assert out["obj"].iloc[1] == "brand-new"
+    assert not out.isna().any().any()
+
+
+def test_verbose_zero_prints_nothing(mixed, capsys):
+    _, masked, _ = mixed
+    DiffPuterImputer(**TINY).fit_transform(masked)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_verbose_two_prints_a_line_per_iteration(mixed, capsys):
+    _, masked, _ = mixed
+    DiffPuterImputer(**{**TINY, "verbose": 2}).fit_transform(masked)
+    err = capsys.readouterr().err
+    assert err.count("EM iteration") == 2
