@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -126,3 +127,143 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "diffputer", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "diffputer" in result.stdout
+
+
+# ---------------------------------------------------------------------- hygiene
+def _write(table, tmp_path, name="in.csv"):
+    src = tmp_path / name
+    table.to_csv(src, index=False)
+    return src
+
+
+def _one_line_error(capsys, *fragments):
+    err = capsys.readouterr().err
+    assert err.startswith("diffputer: error:") and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_set_overrides_reach_the_model(table, tmp_path):
+    src, model = _write(table, tmp_path), tmp_path / "m.dpt"
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--save-model", str(model)]
+    assert main([*args, "--set", "n_em_iter=2", "--set=lr=2e-3", "--set", "warm_start=false"]) == 0
+    from diffputer import DiffPuterImputer
+
+    preset = DiffPuterImputer.load(model).preset_
+    assert preset.em.n_em_iter == 2 and preset.train.lr == 2e-3 and not preset.train.warm_start
+
+
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ("colour=3", "KEY one of n_em_iter"),
+        ("n_em_iter", "expects KEY=VALUE"),
+        ("lr=fast", "not a number"),
+        ("n_em_iter=0", "n_em_iter"),
+    ],
+)
+def test_bad_set_is_one_line(table, tmp_path, capsys, setting, fragment):
+    src = _write(table, tmp_path)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--set", setting]) == 1
+    _one_line_error(capsys, fragment)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_model_excludes_training_options(table, tmp_path, capsys):
+    src = _write(table, tmp_path)
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(tmp_path / "m")]
+    assert main([*args, "--set", "lr=1", "--checkpoint-dir", str(tmp_path)]) == 1
+    _one_line_error(capsys, "drop --set, --checkpoint-dir")
+
+
+def test_save_model_never_overwrites_the_input_or_an_existing_file(table, tmp_path, capsys):
+    src = _write(table, tmp_path)
+    before = src.read_bytes()
+    out = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q"]
+    assert main([*out, "--save-model", str(src), "--force"]) == 1
+    _one_line_error(capsys, "refusing to overwrite the input")
+    assert src.read_bytes() == before
+    (tmp_path / "m.dpt").write_text("keep")
+    assert main([*out, "--save-model", str(tmp_path / "m.dpt")]) == 1
+    _one_line_error(capsys, "m.dpt already exists")
+    assert (tmp_path / "m.dpt").read_text() == "keep"
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_data_errors_name_the_column_in_one_line(table, tmp_path, capsys):
+    src = _write(table.assign(empty=np.nan), tmp_path)
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv")]
+    assert main(args) == 1
+    _one_line_error(capsys, "['empty'] have no observed value")
+    assert main([*args, "-v"]) == 1
+    assert "Traceback" in capsys.readouterr().err  # -v shows where it came from
+
+
+def test_multi_line_errors_are_joined(table, tmp_path, capsys):
+    src, model = _write(table, tmp_path), tmp_path / "m.dpt"
+    assert (
+        main(["impute", str(src), "-o", str(tmp_path / "a.csv"), "-q", "--save-model", str(model)])
+        == 0
+    )
+    other = _write(table[["y", "x", "colour"]], tmp_path, "other.csv")
+    assert main(["impute", str(other), "-o", str(tmp_path / "b.csv"), "--model", str(model)]) == 1
+    _one_line_error(capsys, "same order", "feature_names_in_")
+
+
+def test_unexpected_errors_are_one_line_too(table, tmp_path, capsys, monkeypatch):
+    from diffputer import DiffPuterImputer
+
+    def boom(self, X, **kwargs):
+        raise RuntimeError("something deep\ninside torch")
+
+    monkeypatch.setattr(DiffPuterImputer, "fit_transform", boom)
+    src = _write(table, tmp_path)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
+    _one_line_error(capsys, "unexpected RuntimeError: something deep; inside torch", "-v")
+
+
+def test_warnings_are_one_line(table, tmp_path, capsys):
+    big = pd.concat([table] * 2, ignore_index=True)
+    big["id"] = [f"id{i}" for i in range(len(big))]  # one category per row
+    src = _write(big, tmp_path)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("diffputer: warning: column 'id' has 80 categories")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("when", ["fit", "write"])
+def test_ctrl_c_leaves_no_partial_file(table, tmp_path, capsys, monkeypatch, when):
+    from diffputer import DiffPuterImputer
+
+    src, dst = _write(table, tmp_path), tmp_path / "out.csv"
+    if when == "fit":
+
+        def interrupt(self, X, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(DiffPuterImputer, "fit_transform", interrupt)
+    else:  # Ctrl-C half way through writing the output
+
+        def half_written(self, path, **kwargs):
+            Path(path).write_text("x,y\n1,")
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(pd.DataFrame, "to_csv", half_written)
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 130
+    assert capsys.readouterr().err.strip() == "diffputer: interrupted; no output was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_output_has_ordinary_permissions(table, tmp_path):
+    import os
+
+    src, dst = _write(table, tmp_path), tmp_path / "out.csv"
+    old = os.umask(0o022)
+    try:
+        assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    finally:
+        os.umask(old)
+    assert dst.stat().st_mode & 0o777 == 0o644

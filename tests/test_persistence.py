@@ -136,3 +136,120 @@ def test_save_is_atomic_on_failure(fitted, tmp_path, monkeypatch):
         imp.save(path)
     assert path.read_bytes() == b"previous"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def _forge(path, mutate_doc=None, mutate_tensors=None):
+    """Rewrite a model file with a *recomputed* checksum: a deliberate, consistent edit."""
+    from safetensors.torch import load, save
+
+    data = path.read_bytes()
+    tensors = load(data)
+    meta = _persistence._read_metadata(data)
+    doc = json.loads(meta["payload"])
+    if mutate_doc is not None:
+        mutate_doc(doc)
+    if mutate_tensors is not None:
+        mutate_tensors(tensors)
+    meta["payload"] = json.dumps(doc)
+    meta["sha256"] = _persistence._digest(meta["payload"], tensors)
+    path.write_bytes(save(tensors, metadata=meta))
+
+
+def _set_hidden(doc, width):
+    doc["preset"]["model"]["hidden_dim"] = width
+
+
+@pytest.mark.parametrize(
+    "forge, match",
+    [
+        # asks for a 10-billion-parameter network: refused from the shapes, nothing allocated
+        (dict(mutate_doc=lambda d: _set_hidden(d, 100_000)), "do not fit the network"),
+        (dict(mutate_tensors=lambda t: t.pop(sorted(t)[0])), "do not fit the network"),
+        (dict(mutate_doc=lambda d: d["params"].update(evil=1)), "unexpected keyword"),
+        (dict(mutate_doc=lambda d: d["params"].update(preset="nope")), "preset"),
+        (dict(mutate_doc=lambda d: d.pop("encoder")), "encoder"),
+        (dict(mutate_doc=lambda d: d.update(n_features_in=99)), "n_features_in"),
+    ],
+    ids=["huge_network", "missing_tensor", "unknown_param", "bad_param", "no_encoder", "columns"],
+)
+def test_consistently_edited_files_are_still_checked(fitted, tmp_path, forge, match):
+    imp, _ = fitted
+    path = tmp_path / "model.dpt"
+    imp.save(path)
+    _forge(path, **forge)
+    with pytest.raises(ModelFileError, match=f"inconsistent model file.*{match}"):
+        DiffPuterImputer.load(path)
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        ("pickle", "not a readable"),
+        ("header_length", "not a readable"),
+        ("no_version", "no valid format version"),
+        ("version_zero", "no valid format version"),
+        ("payload_not_json", "not valid JSON"),
+        ("payload_list", "not a JSON object"),
+        ("checkpoint", "not a diffputer model .*'diffputer-checkpoint'"),
+    ],
+)
+def test_more_damaged_files_are_rejected(fitted, tmp_path, damage, match):
+    import torch
+
+    imp, _ = fitted
+    path = tmp_path / "model.dpt"
+    imp.save(path)
+    data = path.read_bytes()
+    if damage == "pickle":
+        torch.save(imp.denoiser_.state_dict(), path)
+    elif damage == "header_length":
+        path.write_bytes(struct.pack("<Q", 2**60) + data[8:])
+    elif damage == "no_version":
+        _rewrite(path, lambda m, t: m.pop("format_version"))
+    elif damage == "version_zero":
+        _rewrite(path, lambda m, t: m.update(format_version="0"))
+    elif damage in ("payload_not_json", "payload_list"):
+
+        def edit(meta, tensors):
+            meta["payload"] = "{not json" if damage == "payload_not_json" else "[1, 2]"
+            meta["sha256"] = _persistence._digest(meta["payload"], tensors)
+
+        _rewrite(path, edit)
+    elif damage == "checkpoint":
+        _rewrite(path, lambda m, t: m.update(format="diffputer-checkpoint"))
+    with pytest.raises(ModelFileError, match=match):
+        DiffPuterImputer.load(path)
+
+
+def test_newer_version_names_both_versions(fitted, tmp_path):
+    imp, _ = fitted
+    path = tmp_path / "model.dpt"
+    imp.save(path)
+    _rewrite(path, lambda m, t: m.update(format_version="7"))
+    with pytest.raises(
+        ModelFileError, match=r"written by diffputer \S+ in model format 7.*up to 1"
+    ):
+        DiffPuterImputer.load(path)
+
+
+def test_loading_leaves_the_global_rng_alone(fitted, tmp_path):
+    import torch
+
+    imp, _ = fitted
+    imp.save(tmp_path / "m")
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    DiffPuterImputer.load(tmp_path / "m")
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_saved_file_has_ordinary_permissions(fitted, tmp_path):
+    import os
+
+    imp, _ = fitted
+    old = os.umask(0o022)
+    try:
+        imp.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o644

@@ -4,10 +4,15 @@
 ``theta^(k) = M-step(x^(k-1))`` trains the denoiser on the completed table, and
 ``x^(k) = E-step(theta^(k), x_obs)`` replaces the missing cells by the average of
 N conditional samples. Plain functions on tensors; the estimator owns everything else.
+
+Nothing non-finite reaches the imputations: an M-step whose loss blows up keeps the
+previous network and imputations, and an E-step cell that comes out non-finite keeps
+its previous value (the mean fill on a first pass), each with a warning.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from collections.abc import Callable
@@ -30,8 +35,13 @@ from .diffusion import (
 __all__ = ["EMResult", "TrainingDivergedWarning", "e_step", "m_step", "run_em"]
 
 
+# A denoiser that outputs F = 0 scores about 1 under EDM preconditioning (its targets
+# have unit variance): a best loss a hundred times higher means training blew up.
+DIVERGED_LOSS = 100.0
+
+
 class TrainingDivergedWarning(UserWarning):
-    """A non-finite loss stopped an M-step; the last good weights were kept."""
+    """Training or sampling went non-finite or blew up; the last good state was kept."""
 
 
 @dataclass
@@ -64,8 +74,11 @@ def m_step(
     """Train ``net`` on the completed table ``z`` (all cells, as Eq. 3 prescribes).
 
     With ``config.validation_fraction > 0``, a fixed random subset of rows is held out
-    and its loss on observed cells decides early stopping and the weights kept.
+    and its loss on observed cells decides early stopping and the weights kept. If the
+    best loss is non-finite or above ``DIVERGED_LOSS``, ``net`` gets its starting weights
+    back and the record says ``kept_previous``.
     """
+    start_state = copy.deepcopy(net.state_dict())
     loss = EDMLoss(config.P_mean, config.P_std, net.sigma_data)
     split_gen = torch.Generator(device=generator.device).manual_seed(0)
     train_rows, val_rows = _validation_split(len(z), config.validation_fraction, split_gen)
@@ -87,7 +100,17 @@ def m_step(
         callback=callback,
         **val_kwargs,
     )
-    if result.diverged:
+    unusable = not result.best_loss <= DIVERGED_LOSS  # also catches inf and NaN
+    if unusable:
+        net.load_state_dict(start_state)
+        warnings.warn(
+            f"training diverged (best loss {result.best_loss:.3g} after {result.epochs} "
+            "epoch(s)); the network was reset to its starting weights and this EM "
+            "iteration is not used. Try a smaller lr.",
+            TrainingDivergedWarning,
+            stacklevel=3,
+        )
+    elif result.diverged:
         warnings.warn(
             f"training hit a non-finite loss after {result.epochs} epoch(s); the last good "
             "weights were kept. Try a smaller lr.",
@@ -98,7 +121,8 @@ def m_step(
         "epochs": result.epochs,
         "train_loss": result.final_train_loss,
         "best_loss": result.best_loss,
-        "diverged": result.diverged,
+        "diverged": result.diverged or unusable,
+        "kept_previous": unusable,
     }
 
 
@@ -111,7 +135,10 @@ def e_step(
     generator: torch.Generator,
     callback: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """Replace the missing cells of ``z`` by their posterior mean under ``net``."""
+    """Replace the missing cells of ``z`` by their posterior mean under ``net``.
+
+    A cell whose estimate is non-finite keeps its value in ``z``, with a warning.
+    """
     device = next(net.parameters()).device
     sigmas = karras_sigmas(config.num_steps, config.sigma_min, config.sigma_max, config.rho)
     net.eval()
@@ -128,8 +155,15 @@ def e_step(
         device=device,
         callback=callback,
     )
-    if not torch.isfinite(out).all():  # never let a NaN reach an imputed cell
-        raise FloatingPointError("the E-step produced non-finite values")
+    bad = ~torch.isfinite(out)
+    if bool(bad.any()):  # never let a NaN reach an imputed cell
+        warnings.warn(
+            f"the network gave non-finite values for {int(bad.sum())} missing cell(s); they "
+            "keep their previous values (the column mean or mode on a first pass)",
+            TrainingDivergedWarning,
+            stacklevel=2,
+        )
+        out = torch.where(bad, z, out)
     return out
 
 
@@ -152,6 +186,8 @@ def run_em(
     *,
     generator: torch.Generator,
     progress: Progress | None = None,
+    start: EMResult | None = None,
+    on_iteration: Callable[[EMResult], None] | None = None,
 ) -> EMResult:
     """DiffPuter's EM loop from the mean fill ``z0`` (missing cells at 0).
 
@@ -166,21 +202,29 @@ def run_em(
         On ``z0``'s device; all randomness comes from it.
     progress : Progress, optional
         Progress bars (None: silent).
+    start : EMResult, optional
+        State after ``len(start.history)`` completed iterations (from a checkpoint,
+        with ``generator`` already restored to its state then): EM continues from there.
+    on_iteration : callable, optional
+        Called with the state after every completed iteration (to save a checkpoint).
     """
-    z = z0.clone()
-    history: list[dict[str, Any]] = []
-    net = None
+    z = z0.clone() if start is None else start.z.clone()
+    history: list[dict[str, Any]] = [] if start is None else list(start.history)
+    net = None if start is None else start.net
     # without a missing cell there is nothing to iterate: one M-step fits the model
     n_iter = preset.em.n_em_iter if bool(mask.any()) else 1
-    for k in range(1, n_iter + 1):
+    for k in range(len(history) + 1, n_iter + 1):
+        previous = net
         if net is None or not preset.train.warm_start:
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
         with progress_bar(progress, "epochs", preset.train.max_epochs, f"M-step {k}") as cb:
             record = m_step(net, z, mask, preset.train, generator=generator, callback=cb)
         t1 = time.perf_counter()
+        if record["kept_previous"] and previous is not None:
+            net = previous  # the blown-up network is dropped with its E-step
         z_new = z
-        if bool(mask.any()):
+        if bool(mask.any()) and not record["kept_previous"]:
             with progress_bar(progress, "rows", int(mask.any(1).sum()), f"E-step {k}") as cb:
                 z_new = e_step(net, z, mask, preset.sampler, generator=generator, callback=cb)
         t2 = time.perf_counter()
@@ -195,4 +239,6 @@ def run_em(
         history.append(record)
         if progress is not None:
             progress.iteration_done(record)
+        if on_iteration is not None:
+            on_iteration(EMResult(net, z, history))
     return EMResult(net, z, history)

@@ -7,7 +7,9 @@ training cells, then multiplied by 0.5 so that observed data has std
 ``sigma_data = 0.5``. Missing cells start at 0 (the observed mean).
 
 Decoding writes imputed values into a copy of the input, only where cells were missing,
-so observed cells come back bit for bit and dtypes are kept.
+so observed cells come back bit for bit and dtypes are kept. A non-finite value can never
+reach an imputed cell: such a cell falls back to the column's mean (or mode), with a
+warning.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from ._validation import check_some_observed, check_width, warn_if_mixed
+
 __all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
 
 SCALE = 0.5  # observed cells get std 0.5 = sigma_data
 
+# Training cells lie within 0.5 sqrt(n) of 0 in the scaled space; only new rows with
+# absurd values get further out, and clipping them keeps the float32 cast finite.
+Z_LIMIT = 1e6
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
@@ -75,7 +82,13 @@ def _sorted_categories(values: pd.Series) -> list[Any]:
 
 def _cast_numeric(values: np.ndarray, dtype: Any) -> np.ndarray:
     """Imputed floats in the column's own numpy dtype (no silent upcast on assignment)."""
-    target = getattr(dtype, "numpy_dtype", dtype)  # pandas' nullable Int64/Float32 -> numpy
+    target = np.dtype(getattr(dtype, "numpy_dtype", dtype))  # nullable Int64/Float32 -> numpy
+    if target.kind in "iu":  # float(2**63 - 1) rounds up to 2**63, which int64 cannot hold
+        info = np.iinfo(target)
+        upper = float(info.max)
+        if int(upper) > info.max:
+            upper = np.nextafter(upper, 0.0)
+        values = np.clip(values, float(info.min), upper)
     return values.astype(target)
 
 
@@ -89,6 +102,33 @@ def _check_scalars(series: pd.Series) -> None:
             f"column {series.name!r} holds a {type(bad[0]).__name__} value ({bad[0]!r}); "
             "argument must be a string or a number in every cell"
         )
+
+
+def _numeric_values(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN where missing; a clear error if it is not."""
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"column {series.name!r} was numeric in fit but now holds non-numbers "
+            f"(dtype {series.dtype}); convert it, e.g. pd.to_numeric(X[{series.name!r}], "
+            "errors='coerce')"
+        ) from None
+
+
+def _observed_stats(raw: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std of each column's observed cells, free of overflow.
+
+    Values are divided by the column's largest magnitude first, so that columns of
+    1e300 or 1e-300 are handled like unit ones (squares of 1e200 would overflow).
+    """
+    counts = np.maximum(observed.sum(axis=0), 1)
+    magnitude = np.where(observed, np.abs(raw), 0.0).max(axis=0, initial=0.0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    unit = np.where(observed, raw / magnitude, 0.0)
+    mean = unit.sum(axis=0) / counts
+    var = np.where(observed, (unit - mean) ** 2, 0.0).sum(axis=0) / counts
+    return mean * magnitude, np.sqrt(var) * magnitude
 
 
 def infer_kind(series: pd.Series) -> str:
@@ -127,16 +167,18 @@ class TableEncoder:
             raise ValueError(
                 f"categorical_columns names columns not in the table: {sorted(map(str, unknown))}"
             )
+        check_some_observed(frame)
         self.columns_: list[ColumnInfo] = []
-        for name in frame.columns:
-            series = frame[name]
+        for i, name in enumerate(frame.columns):
+            series = frame.iloc[:, i]
             _check_scalars(series)
             kind = CATEGORICAL if name in forced else infer_kind(series)
+            if kind == CATEGORICAL:
+                warn_if_mixed(series)
             self.columns_.append(self._fit_column(name, series, kind))
+        check_width(frame, self.columns_)
         raw, observed = self._raw(frame)
-        counts = np.maximum(observed.sum(axis=0), 1)  # no observed cell: mean 0, std 1
-        mean = np.where(observed, raw, 0.0).sum(axis=0) / counts
-        std = np.sqrt(np.where(observed, (raw - mean) ** 2, 0.0).sum(axis=0) / counts)
+        mean, std = _observed_stats(raw, observed)
         self.mean_ = mean
         self.std_ = np.where(std > 0, std, 1.0)  # a constant column must not divide by 0
         return self
@@ -173,8 +215,9 @@ class TableEncoder:
         for i, (col, block) in enumerate(zip(self.columns_, self.blocks(), strict=True)):
             series = frame.iloc[:, i]
             if col.kind == NUMERIC:
-                raw[:, block.start] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+                raw[:, block.start] = _numeric_values(series)
                 continue
+            _check_scalars(series)
             values = series.to_numpy(dtype=object, na_value=None)
             codes = pd.Index(col.categories, dtype=object).get_indexer(values)
             unseen = series.notna().to_numpy() & (codes < 0)
@@ -202,14 +245,20 @@ class TableEncoder:
             True where the encoded cell is missing.
         """
         raw, observed = self._raw(frame)
-        z = (raw - self.mean_) / self.std_ * SCALE
+        with np.errstate(over="ignore"):
+            z = (raw - self.mean_) / self.std_
+            overflow = np.isinf(z)
+            if overflow.any():  # raw - mean overflowed near the float64 limit
+                z = np.where(overflow, raw / self.std_ - self.mean_ / self.std_, z)
+        z = np.clip(z * SCALE, -Z_LIMIT, Z_LIMIT)
         z = np.where(observed, z, 0.0).astype(np.float32)
         return z, ~observed
 
     # ------------------------------------------------------------------ decoding
     def unscale(self, z: np.ndarray) -> np.ndarray:
-        """Back from the model's space to raw encoded values (float64)."""
-        return np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
+        """Back from the model's space to raw encoded values (float64; inf on overflow)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         """Raw encoded values in z units (the metrics' scale, without the 0.5)."""
@@ -225,25 +274,64 @@ class TableEncoder:
             cats[:] = col.categories
             return cats[np.argmax(raw[:, block], axis=1)]
         values = raw[:, block.start]
+        if col.lo is not None and col.lo == col.hi:  # constant when observed: stay so
+            return np.full(len(raw), col.lo)
         if col.integer:
             values = np.clip(np.rint(values), col.lo, col.hi)
         return values
 
+    def _finite_or_mean(self, i: int, rows: np.ndarray) -> int:
+        """Make column ``i``'s block of ``rows`` finite, in place; return the rows fixed.
+
+        The last guard of the decode path: whatever the model did, no NaN or inf can
+        reach an imputed cell. NaN falls back to the column mean (a categorical block:
+        to its most frequent category). A numeric value past the float64 range (the
+        unscaling overflowed) saturates at the observed extreme, silently: it is the
+        closest representable answer. Returns the number of rows that fell back.
+        """
+        col, block = self.columns_[i], self.blocks()[i]
+        values = rows[:, block]
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return 0
+        if col.kind == NUMERIC:
+            values = np.where(values == np.inf, col.hi, np.where(values == -np.inf, col.lo, values))
+            bad = np.isnan(values)
+        rows[:, block] = np.where(bad, self.mean_[block], values)
+        return int(bad.any(axis=1).sum())
+
     def fill(self, frame: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
-        """A copy of ``frame`` with its missing cells replaced by the decoded ``z``."""
+        """A copy of ``frame`` with its missing cells replaced by the decoded ``z``.
+
+        Observed cells are taken from ``frame`` itself (bit for bit). Non-finite values
+        in ``z`` fall back to the column mean or mode, with a warning.
+        """
         raw = self.unscale(z)
         out = frame.copy()
+        fallbacks: dict[Hashable, int] = {}
         for i in range(len(self.columns_)):
             series = frame.iloc[:, i]
             missing = series.isna().to_numpy()
             if not missing.any():
                 continue
-            values = self.decode_column(i, raw[missing])
+            rows = raw[missing]
+            n_bad = self._finite_or_mean(i, rows)
+            if n_bad:
+                fallbacks[series.name] = n_bad
+            values = self.decode_column(i, rows)
             filled = series.copy()
             if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
                 values = _cast_numeric(values, series.dtype)  # numbers, or numeric codes
             filled[missing] = values
             out.isetitem(i, filled)
+        if fallbacks:
+            where = ", ".join(f"{name!r} ({n})" for name, n in fallbacks.items())
+            warnings.warn(
+                f"the model gave non-finite values for missing cells of column(s) {where}; "
+                "they were filled with the column mean (or most frequent category) instead",
+                UserWarning,
+                stacklevel=2,
+            )
         return out
 
     # ------------------------------------------------------------------ persistence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from pandas.api import types as ptypes
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._em import e_step, run_em
+from ._checkpoint import EMCheckpoint, fingerprint
+from ._em import EMResult, e_step, run_em
 from ._encoding import TableEncoder
 from ._progress import Progress, progress_bar
+from ._validation import check_table
 from .config import DEFAULT_PRESET, PRESETS, Preset, get_preset
 
 __all__ = ["DiffPuterImputer", "resolve_device"]
@@ -46,17 +50,32 @@ def resolve_device(device: str) -> torch.device:
 
 
 def _as_frame(X: Any) -> tuple[pd.DataFrame, np.dtype | None]:
-    """A DataFrame view of ``X`` and, for array input, the array's dtype (else None)."""
+    """A DataFrame view of ``X`` and, for non-frame input, the dtype of the output array.
+
+    Arrays keep their dtype. An object array, or a list with ``None`` cells, is read
+    column by column: numbers stay numbers where every cell is one. A list of numbers
+    (with ``None`` as missing) gives a float64 array back, as ``np.asarray`` would have
+    with NaN; an object array gives an object array back.
+    """
     if isinstance(X, pd.DataFrame):
         return X, None
-    array = check_array(
-        X, dtype=None, ensure_all_finite="allow-nan", ensure_min_samples=1, copy=False
+    # infinity is refused later, by check_table, with the column's name
+    array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1, copy=False)
+    if array.dtype.kind in "fiub":
+        return pd.DataFrame(array), array.dtype
+    frame = pd.DataFrame(array).infer_objects()
+    numeric = all(ptypes.is_numeric_dtype(t) and not ptypes.is_bool_dtype(t) for t in frame.dtypes)
+    if numeric and not isinstance(X, np.ndarray):
+        return frame, np.dtype(np.float64)
+    return frame, array.dtype
+
+
+def _with_column_hint(exc: ValueError) -> ValueError:
+    """scikit-learn's feature-name error, plus how to fix it."""
+    message = str(exc).rstrip("\n")
+    return ValueError(
+        f"{message}\nSelect the columns seen in fit, in their order: X[imputer.feature_names_in_]"
     )
-    if array.dtype.kind not in "fiub":
-        # an object array: numbers stay numbers where every cell is one
-        frame = pd.DataFrame(array).infer_objects()
-        return frame, array.dtype
-    return pd.DataFrame(array), array.dtype
 
 
 class DiffPuterImputer(TransformerMixin, BaseEstimator):
@@ -105,9 +124,21 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     n_iter_ : int
         EM iterations run.
     history_ : list of dict
-        Per EM iteration: ``epochs``, ``train_loss``, ``best_loss``, ``diverged``,
-        ``m_step_seconds``, ``e_step_seconds`` and ``mean_abs_change`` (mean absolute
-        change of the imputed cells, z units).
+        Per EM iteration: ``epochs``, ``train_loss``, ``best_loss``, ``diverged``
+        (training hit a non-finite loss or blew up), ``kept_previous`` (it blew up so
+        badly that the iteration was dropped: the previous network and imputations were
+        kept), ``m_step_seconds``, ``e_step_seconds`` and ``mean_abs_change`` (mean
+        absolute change of the imputed cells, z units).
+
+    Notes
+    -----
+    Inputs are checked before any training: a column without an observed value,
+    infinite values, duplicate column names, dates and durations are refused with an
+    error naming the column; constant columns, fully missing rows and extreme
+    magnitudes work. The README's "What happens when" lists every case. No NaN or inf
+    ever reaches an imputed cell: a diverged M-step keeps the last good state and a
+    non-finite estimate falls back to the previous value (the mean or mode), each with
+    a :class:`TrainingDivergedWarning`.
 
     Examples
     --------
@@ -186,10 +217,17 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         return Progress(self.verbose) if self.verbose else None
 
     def _check_input(self, X: Any, *, reset: bool) -> tuple[pd.DataFrame, np.dtype | None]:
+        """Validate ``X`` before any work; errors name the column and the fix."""
         frame, array_dtype = _as_frame(X)  # arrays: shape and dtype checks first
-        validate_data(self, X, skip_check_array=True, reset=reset)  # names, n_features_in_
         if frame.shape[1] == 0:
             raise ValueError("X has 0 features; at least one column is required")
+        check_table(frame)  # rows, duplicate names, dtypes, infinity
+        try:
+            validate_data(self, X, skip_check_array=True, reset=reset)  # names, n_features_in_
+        except ValueError as exc:
+            if "feature names" not in str(exc):
+                raise
+            raise _with_column_hint(exc) from None
         if not reset and frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
@@ -204,7 +242,30 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         return frame.to_numpy(dtype=array_dtype if array_dtype.kind in "fiub" else object)
 
     # ------------------------------------------------------------------ fitting
-    def _fit(self, X: Any) -> tuple[pd.DataFrame, np.dtype | None, np.ndarray]:
+    def _checkpoint(
+        self,
+        directory: str | Path,
+        z: np.ndarray,
+        mask: np.ndarray,
+        encoder: TableEncoder,
+        preset: Preset,
+        generator: torch.Generator,
+    ) -> tuple[EMCheckpoint, EMResult | None]:
+        """The fit's checkpoint and the state to resume from (None: start afresh)."""
+        key = fingerprint(z, mask, encoder, preset, self.random_state, generator.device)
+        checkpoint = EMCheckpoint(directory, key, preset, generator)
+        start = checkpoint.load(z.shape, generator.device)
+        if start is not None and self.verbose:
+            print(
+                f"diffputer: resuming from {checkpoint.path}: {len(start.history)} of "
+                f"{preset.em.n_em_iter} EM iteration(s) already done",
+                file=sys.stderr,
+            )
+        return checkpoint, start
+
+    def _fit(
+        self, X: Any, checkpoint_dir: str | Path | None
+    ) -> tuple[pd.DataFrame, np.dtype | None, np.ndarray]:
         self._validate_params()
         frame, array_dtype = self._check_input(X, reset=True)
         preset = self._resolve_preset()
@@ -213,12 +274,19 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         z, mask = encoder.transform(frame)
         fit_seed, _ = self._seeds()
         generator = torch.Generator(device=device).manual_seed(fit_seed)
+        checkpoint, start = None, None
+        if checkpoint_dir is not None:
+            checkpoint, start = self._checkpoint(
+                checkpoint_dir, z, mask, encoder, preset, generator
+            )
         result = run_em(
             torch.from_numpy(z).to(device),
             torch.from_numpy(mask).to(device),
             preset,
             generator=generator,
             progress=self._progress(),
+            start=start,
+            on_iteration=None if checkpoint is None else checkpoint.save,
         )
         self.encoder_ = encoder
         self.denoiser_ = result.net.eval()
@@ -227,26 +295,49 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.history_ = result.history
         return frame, array_dtype, result.z.cpu().numpy()
 
-    def fit(self, X: Any, y: Any = None) -> DiffPuterImputer:
+    def fit(
+        self, X: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None
+    ) -> DiffPuterImputer:
         """Run EM on ``X`` and keep the final model.
 
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
-            Missing values are NaN/None/NA.
+            Missing values are NaN/None/NA. Every column needs at least one observed
+            value; infinite values, dates and durations are refused (see the README's
+            "What happens when").
         y : ignored
+        checkpoint_dir : str or Path, optional
+            Save the state after every EM iteration to ``checkpoint_dir/checkpoint.dpc``
+            (created if missing) and, if that file exists, resume after the iteration it
+            holds. The resumed fit ends exactly as an uninterrupted one would. A
+            checkpoint of other data, settings or ``random_state`` is refused
+            (``ValueError``). The file is kept after the fit: delete it when done.
+
+        Returns
+        -------
+        self : DiffPuterImputer
         """
-        self._fit(X)
+        self._fit(X, checkpoint_dir)
         return self
 
-    def fit_transform(self, X: Any, y: Any = None) -> Any:
+    def fit_transform(
+        self, X: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None
+    ) -> Any:
         """Run EM on ``X`` and return its last E-step: the in-sample imputation.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+        y : ignored
+        checkpoint_dir : str or Path, optional
+            As in :meth:`fit`.
 
         Returns
         -------
         Same type as ``X``, with the same shape, index, column order and dtypes.
         """
-        frame, array_dtype, z = self._fit(X)
+        frame, array_dtype, z = self._fit(X, checkpoint_dir)
         return self._output(self.encoder_.fill(frame, z), array_dtype)
 
     # ------------------------------------------------------------------ imputing

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -33,21 +34,39 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def atomic_write(path: str | Path, write) -> None:
+def _temporary_beside(path: Path) -> Path:
+    """Create an empty, uniquely named file beside ``path`` with the usual permissions.
+
+    ``tempfile.mkstemp`` would make it private (0600); ``os.open`` with 0666 lets the
+    umask decide, as for any file the user writes. The name keeps ``path``'s suffixes
+    so that writers infer the same format and compression.
+    """
+    suffix = "".join(path.suffixes) or ".tmp"
+    for _ in range(100):
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"could not create a temporary file beside {path}")
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it.
 
-    An interruption (an exception, Ctrl-C) leaves ``path`` as it was and removes the
-    temporary file.
+    The rename is atomic, so ``path`` is either as it was or completely written. An
+    interruption (an exception, Ctrl-C) leaves ``path`` as it was and removes the
+    temporary file; only a hard kill during the write can leave that file behind (its
+    name starts with a dot).
     """
     path = Path(path)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    os.close(fd)
+    tmp = _temporary_beside(path)
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

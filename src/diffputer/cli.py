@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 
@@ -19,6 +24,15 @@ class CLIError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that temporary files are cleaned up on the way out."""
+
+
+# exit statuses: 0 done, 1 error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +71,25 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="comma-separated columns to treat as categorical whatever their type",
     )
+    imp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the preset, e.g. --set n_em_iter=5 --set lr=1e-3 "
+        "(repeatable; KEY is one of DiffPuterImputer's setting parameters: n_em_iter, "
+        "num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size, lr, "
+        "patience, warm_start)",
+    )
+    imp.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="save the fit after every EM iteration in DIR and, when rerun with the same "
+        "DIR, resume from the last completed iteration",
+    )
     imp.add_argument("--save-model", metavar="M", help="also save the fitted model to M")
     imp.add_argument("--model", metavar="M", help="use a saved model: impute without training")
-    imp.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    imp.add_argument("--force", action="store_true", help="overwrite OUT (and M) if they exist")
     _add_verbosity(imp)
 
     demo = sub.add_parser(
@@ -84,17 +114,63 @@ def _verbosity(args: argparse.Namespace) -> int:
     return 0 if args.quiet else 1 + args.verbose
 
 
-def _check_paths(src: Path, dst: Path, force: bool) -> None:
+def _check_paths(src: Path, dst: Path, force: bool, what: str = "OUT") -> None:
+    """Refuse to write over the input, or over an existing file without ``--force``."""
     if not src.is_file():
         raise CLIError(f"input file {src} does not exist")
-    if dst.exists() and os.path.samefile(src, dst):
-        raise CLIError(f"refusing to overwrite the input file {src}; choose another OUT")
-    if dst.resolve() == src.resolve():
-        raise CLIError(f"refusing to overwrite the input file {src}; choose another OUT")
+    if dst.resolve() == src.resolve() or (dst.exists() and os.path.samefile(src, dst)):
+        raise CLIError(f"refusing to overwrite the input file {src}; choose another {what}")
     if dst.exists() and not force:
         raise CLIError(f"{dst} already exists; pass --force to overwrite it")
     if not dst.parent.exists():
         raise CLIError(f"output folder {dst.parent} does not exist")
+
+
+def _parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"1e-3"`` -> 0.001, ``"true"`` -> True; anything else is an error."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    for convert in (int, float):
+        try:
+            return convert(lowered)
+        except ValueError:
+            continue
+    raise CLIError(f"--set value {text!r} is not a number or true/false")
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """``["n_em_iter=5", "lr=1e-3"]`` -> constructor overrides, checked by name."""
+    from ._imputer import OVERRIDES
+
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or key not in OVERRIDES:
+            raise CLIError(
+                f"--set expects KEY=VALUE with KEY one of {', '.join(OVERRIDES)}; got {pair!r}"
+            )
+        settings[key] = _parse_value(value)
+    return settings
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    clashing = [
+        flag
+        for flag, value in (
+            ("--preset", args.preset),
+            ("--categorical", args.categorical),
+            ("--set", args.set),
+            ("--save-model", args.save_model),
+            ("--checkpoint-dir", args.checkpoint_dir),
+        )
+        if value
+    ]
+    if clashing:
+        raise CLIError(f"--model imputes with a fitted model; drop {', '.join(clashing)}")
 
 
 def _impute(args: argparse.Namespace) -> int:
@@ -103,23 +179,29 @@ def _impute(args: argparse.Namespace) -> int:
 
     src, dst = Path(args.input), Path(args.output)
     _check_paths(src, dst, args.force)
+    if args.save_model:
+        model = Path(args.save_model)
+        _check_paths(src, model, args.force, what="M")
+        if model.resolve() == dst.resolve():
+            raise CLIError("--save-model and -o name the same file; choose another M")
+    if args.model:
+        _check_model_options(args)
+    settings = _parse_settings(args.set)
     table_format(src), table_format(dst)  # unknown extensions fail before any work
     frame = read_table(src)
     verbose = _verbosity(args)
     if args.model:
-        if args.categorical or args.preset:
-            raise CLIError("--model fixes the settings; drop --preset/--categorical")
         imputer = DiffPuterImputer.load(args.model, device=args.device)
         imputer.set_params(verbose=verbose, random_state=args.seed)
         result = imputer.transform(frame)
     else:
-        params = dict(random_state=args.seed, device=args.device, verbose=verbose)
+        params = dict(random_state=args.seed, device=args.device, verbose=verbose, **settings)
         if args.preset:
             params["preset"] = args.preset
         if args.categorical:
             params["categorical_columns"] = [c.strip() for c in args.categorical.split(",")]
         imputer = DiffPuterImputer(**params)
-        result = imputer.fit_transform(frame)
+        result = imputer.fit_transform(frame, checkpoint_dir=args.checkpoint_dir)
         if args.save_model:
             imputer.save(args.save_model)
     write_table(result, dst)
@@ -147,23 +229,97 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args.args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    handler = {"impute": _impute, "demo": _demo, "bench": _bench}[args.command]
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (some, like scikit-learn's, span several)."""
+    text = ""
+    for line in str(exc).splitlines():
+        line = line.strip().removeprefix("- ")
+        if line:
+            text += line if not text else (" " if text.endswith((":", ".")) else "; ") + line
+    return text or type(exc).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"diffputer: warning: {_one_line(Warning(message))}", file=sys.stderr)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """After an interruption: how to go on, when a checkpoint holds finished work."""
+    directory = getattr(args, "checkpoint_dir", None)
+    if not directory:
+        return ""
+    from ._checkpoint import read_progress
+
     try:
-        return handler(args)
-    except KeyboardInterrupt:
-        print("diffputer: interrupted; no output was written", file=sys.stderr)
-        return 130
+        done = read_progress(directory)
+    except (OSError, ValueError):
+        return ""
+    if not done:
+        return ""
+    return f"; rerun the same command to resume after EM iteration {done} (in {directory})"
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _cli_signals_and_warnings() -> Iterator[None]:
+    """One-line warnings, and SIGTERM handled like Ctrl-C, for the duration of a command."""
+    with warnings.catch_warnings():
+        if not sys.warnoptions:  # python -W ... keeps its say
+            warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        previous = None
+        with contextlib.suppress(ValueError):  # signals can only be set in the main thread
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status.
+
+    0: done. 1: an error, reported in one line on stderr (with the traceback under
+    ``-v``). 130: interrupted by Ctrl-C, 143: terminated by SIGTERM; in both cases no
+    output file was written or changed, and a checkpoint of the last completed EM
+    iteration is kept when ``--checkpoint-dir`` was given.
+    """
+    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # the bench tools parse their own options: hand them everything after "bench"
+        args = argparse.Namespace(command="bench", args=argv[1:], verbose=0)
+    else:
+        args = parser.parse_args(argv)
+    handler = {"impute": _impute, "demo": _demo, "bench": _bench}[args.command]
+    verbose = getattr(args, "verbose", 0)
+    try:
+        with _cli_signals_and_warnings():
+            return handler(args)
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"diffputer: {what}; no output was written{_resume_hint(args)}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except CLIError as exc:
         print(f"diffputer: error: {exc}", file=sys.stderr)
         return exc.code
-    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
-        if getattr(args, "verbose", 0):
+    except (ValueError, TypeError, OSError, FloatingPointError, MemoryError) as exc:
+        if verbose:
             traceback.print_exc()
-        print(f"diffputer: error: {exc}", file=sys.stderr)
+        print(f"diffputer: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, the traceback under -v
+        if verbose:
+            traceback.print_exc()
+        hint = "" if verbose else " (rerun with -v for the traceback)"
+        print(
+            f"diffputer: error: unexpected {type(exc).__name__}: {_one_line(exc)}{hint}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -1,0 +1,190 @@
+"""Checks on an input table before any work, with errors that name the column.
+
+:func:`check_table` runs at both ``fit`` and ``transform`` time. The others only make
+sense when learning the encoding (columns without an observed value, mixed object
+columns, very wide one-hot blocks) and are called by :class:`~diffputer.TableEncoder`
+in ``fit``. The behaviour for each awkward input, and why, is tabulated in the README
+("What happens when").
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+__all__ = ["check_some_observed", "check_table", "check_width", "warn_if_mixed"]
+
+# A categorical column with at least this many categories, most of them seen once, is
+# probably an identifier: warn (it costs a one-hot column per category and helps nothing).
+MANY_CATEGORIES = 50
+# Warn when the encoded float32 matrix alone needs more than this many bytes.
+LARGE_ENCODING_BYTES = 2**30
+# Encoding holds a few float64 copies of the n x D matrix at once: bytes per cell, peak.
+PEAK_BYTES_PER_CELL = 32
+
+
+def check_table(frame: pd.DataFrame) -> None:
+    """Refuse a table that diffputer cannot impute, naming the culprit and the fix.
+
+    Raises
+    ------
+    ValueError
+        No row, duplicate column names, or infinite values.
+    TypeError
+        A column of dates, durations, periods, intervals or complex numbers.
+    """
+    if len(frame) == 0:  # sklearn's wording, so that pipelines read the same
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is "
+            "required: the table has no row"
+        )
+    _check_unique_names(frame.columns)
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        _check_dtype(series.name, series.dtype)
+        _check_finite(series)
+
+
+def _check_unique_names(columns: pd.Index) -> None:
+    duplicated = columns[columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(
+            f"duplicate column names {duplicated}; give every column a unique name "
+            "(e.g. X.columns = [...]) before imputing"
+        )
+
+
+def _dtype_hint(name: Hashable, dtype: Any) -> str | None:
+    """How to convert a column of an unsupported dtype, or None when it is supported."""
+    kind = getattr(dtype, "kind", "O")
+    col = f"X[{name!r}]"
+    if kind == "M":
+        return (
+            f"holds dates (dtype {dtype}); convert them to numbers first, e.g. "
+            f"{col} = ({col} - {col}.min()).dt.total_seconds(), and back after imputing"
+        )
+    if kind == "m":
+        return (
+            f"holds durations (dtype {dtype}); convert them to numbers first, e.g. "
+            f"{col} = {col}.dt.total_seconds(), and back after imputing"
+        )
+    if kind == "c":
+        return f"holds complex numbers (dtype {dtype}); split them into real and imaginary columns"
+    if isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)):
+        return f"has dtype {dtype}; convert it to numbers or strings first"
+    return None
+
+
+def _check_dtype(name: Hashable, dtype: Any) -> None:
+    hint = _dtype_hint(name, dtype)
+    if hint is not None:
+        raise TypeError(f"column {name!r} {hint}. diffputer imputes numbers and categories only")
+
+
+def _check_finite(series: pd.Series) -> None:
+    """Infinite numbers are values, not missing ones: refuse them (as scikit-learn does)."""
+    dtype = series.dtype
+    if not ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype):
+        return
+    if getattr(dtype, "kind", "f") in "iu":  # integers cannot be infinite
+        return
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    n_inf = int(np.isinf(values).sum())
+    if n_inf:
+        raise ValueError(
+            f"column {series.name!r} holds {n_inf} infinite value(s) (inf or -inf); "
+            "only NaN cells are imputed. Replace them first, e.g. "
+            "X = X.replace([np.inf, -np.inf], np.nan) to have them imputed"
+        )
+
+
+# ---------------------------------------------------------------------- fit time only
+def check_some_observed(frame: pd.DataFrame) -> None:
+    """A column without an observed value cannot be learned: refuse it by name.
+
+    scikit-learn's imputers drop such a column with a warning; that would change the
+    output's columns, and keeping it would return NaN, so we refuse instead.
+    """
+    empty = [name for name, all_na in frame.isna().all(axis=0).items() if all_na]
+    if empty:
+        raise ValueError(
+            f"column(s) {empty} have no observed value, so there is nothing to learn them "
+            f"from; drop them (X.drop(columns={empty})) or fill them before imputing"
+        )
+
+
+def warn_if_mixed(series: pd.Series) -> None:
+    """An object column mixing numbers and strings is kept as categories, but say so."""
+    if not ptypes.is_object_dtype(series.dtype):
+        return
+    values = series.dropna()
+    has_str = values.map(lambda v: isinstance(v, str)).any()
+    has_number = values.map(
+        lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+    ).any()
+    if has_str and has_number:
+        warnings.warn(
+            f"column {series.name!r} mixes numbers and strings; it is treated as categorical "
+            "(each distinct value is a category). If it holds numbers with text "
+            f"placeholders, convert it first: pd.to_numeric(X[{series.name!r}], errors='coerce')",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_width(frame: pd.DataFrame, columns: list[Any]) -> None:
+    """Warn about identifier-like columns and big encodings; refuse what cannot fit.
+
+    ``columns`` are the encoder's :class:`~diffputer._encoding.ColumnInfo` (``kind``,
+    ``width``, ``name``). Runs before the encoded matrix is allocated, so a table too
+    wide for the machine fails with an explanation instead of exhausting its memory.
+    """
+    for i, col in enumerate(columns):
+        n_obs = int(frame.iloc[:, i].notna().sum())
+        if col.kind == "categorical" and col.width >= MANY_CATEGORIES and col.width > n_obs / 2:
+            warnings.warn(
+                f"column {col.name!r} has {col.width} categories for {n_obs} observed "
+                "cells: it looks like an identifier, costs one encoded column per "
+                "category and carries little to impute from. Consider dropping it",
+                UserWarning,
+                stacklevel=4,
+            )
+    if columns:
+        _check_memory(len(frame), columns)
+
+
+def _check_memory(n: int, columns: list[Any]) -> None:
+    width, ram = sum(c.width for c in columns), _physical_memory()
+    widest = max(columns, key=lambda c: c.width)
+    detail = (
+        f"the encoded table has {n} x {width} cells (widest column: {widest.name!r} with "
+        f"{widest.width} one-hot columns)"
+    )
+    peak = n * width * PEAK_BYTES_PER_CELL
+    if ram is not None and peak > ram:
+        raise ValueError(
+            f"{detail}: about {peak / 2**30:.1f} GiB while encoding, more than this "
+            f"machine's {ram / 2**30:.1f} GiB. Drop identifier-like columns or group "
+            "rare categories"
+        )
+    if n * width * 4 > LARGE_ENCODING_BYTES:
+        warnings.warn(
+            f"{detail}: about {n * width * 4 / 2**30:.1f} GiB in float32 and several "
+            "times that while encoding",
+            UserWarning,
+            stacklevel=5,
+        )
