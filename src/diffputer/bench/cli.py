@@ -1,0 +1,166 @@
+"""``diffputer bench``: run the benchmark grid, or render its report.
+
+::
+
+    diffputer bench [run] --datasets california,adult --mechanisms MCAR,MAR,MNAR --masks 10 \\
+        --rate 0.3 --methods mean,knn,mice,missforest,softimpute,em,diffputer --out DIR
+    diffputer bench report DIR [-o REPORT.md] [--reference REFERENCE-RESULTS.md]
+    diffputer bench list
+
+``run`` is optional: ``diffputer bench --datasets ...`` runs the grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .baselines import available, check_spec
+from .datasets import available_datasets
+from .masks import MECHANISMS
+
+__all__ = ["main"]
+
+DEFAULT_METHODS = "mean,knn,mice,missforest,softimpute,em,diffputer"
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="diffputer bench",
+        description="Run imputers over datasets x mechanisms x masks; results go to "
+        "OUT/results.csv, one cell at a time, and a rerun resumes where it stopped. "
+        "Also: 'diffputer bench report DIR' and 'diffputer bench list'.",
+    )
+    p.add_argument(
+        "--datasets",
+        required=True,
+        help=f"comma-separated, or 'all' ({','.join(available_datasets())})",
+    )
+    p.add_argument("--mechanisms", default="MCAR", help="comma-separated: MCAR,MAR,MNAR")
+    p.add_argument("--masks", type=int, default=10, help="masks per setting (default 10)")
+    p.add_argument("--rate", type=float, default=0.3, help="missing rate (default 0.3)")
+    p.add_argument(
+        "--methods",
+        default=DEFAULT_METHODS,
+        help="comma-separated specs, name[:key=value...], e.g. "
+        f"'mean,missforest:n_estimators=50,diffputer:preset=paper' (default {DEFAULT_METHODS})",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="results folder")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument("--max-rows", type=int, default=None, help="subsample each dataset first")
+    p.add_argument("--data-dir", default=None, help="data folder (default $DIFFPUTER_DATA_DIR)")
+    p.add_argument("--retry-failed", action="store_true", help="rerun cells that failed")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="a line per cell")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="diffputer bench report",
+        description="Render DIR/results.csv as markdown tables (mean ± std over masks, "
+        "the paper's numbers beside ours) and PNG figures.",
+    )
+    p.add_argument("dir", metavar="DIR", help="results folder")
+    p.add_argument("-o", "--output", default=None, help="markdown file (default DIR/report.md)")
+    p.add_argument("--reference", default=None, help="the paper's REFERENCE-RESULTS.md")
+    return p
+
+
+def _config(args: argparse.Namespace):
+    from .runner import BenchConfig
+
+    datasets = available_datasets() if args.datasets == "all" else _split(args.datasets)
+    unknown = [d for d in datasets if d.lower() not in available_datasets()]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown}; expected {available_datasets()}")
+    mechanisms = [m.upper() for m in _split(args.mechanisms)]
+    bad = [m for m in mechanisms if m not in MECHANISMS]
+    if bad:
+        raise ValueError(f"unknown mechanism(s) {bad}; expected {list(MECHANISMS)}")
+    methods = _split(args.methods)
+    for spec in methods:
+        check_spec(spec)  # unknown names and bad parameters fail here, before any work
+    if args.masks < 1:
+        raise ValueError(f"--masks must be at least 1; got {args.masks}")
+    if not 0 < args.rate < 1:
+        raise ValueError(f"--rate must be in (0, 1); got {args.rate}")
+    if args.max_rows is not None and args.max_rows < 10:
+        raise ValueError(f"--max-rows must be at least 10; got {args.max_rows}")
+    return BenchConfig(
+        datasets=tuple(datasets),
+        mechanisms=tuple(mechanisms),
+        methods=tuple(methods),
+        n_masks=args.masks,
+        rate=args.rate,
+        seed=args.seed,
+        max_rows=args.max_rows,
+        data_dir=args.data_dir,
+    )
+
+
+def _run(argv: list[str]) -> int:
+    from .runner import run_benchmark
+
+    args = _run_parser().parse_args(argv)
+    config = _config(args)
+    try:
+        results = run_benchmark(
+            config, args.out, retry_failed=args.retry_failed, verbose=args.verbose,
+            progress=not args.quiet,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(
+            f"diffputer bench: interrupted; finished cells are in {args.out}/results.csv "
+            "and the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
+    ids = {config.cell_id(*c) for c in config.cells()}
+    mine = results[results["cell_id"].isin(ids)]
+    failed = mine.loc[mine["status"] == "error", "cell_id"].nunique()
+    if failed:
+        print(
+            f"diffputer bench: {failed} cell(s) failed; see {args.out}/results.csv", file=sys.stderr
+        )
+    elif args.verbose:
+        print(f"diffputer bench: {len(ids)} cell(s) in {args.out}/results.csv", file=sys.stderr)
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    from .report import write_report
+
+    args = _report_parser().parse_args(argv)
+    path = write_report(args.dir, args.output, args.reference)
+    print(path)
+    return 0
+
+
+def _list() -> int:
+    print("datasets:", ", ".join(available_datasets()))
+    print("mechanisms:", ", ".join(MECHANISMS))
+    print("methods:", ", ".join(available()))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``diffputer bench``; returns the exit status.
+
+    Errors in the options or the data (unknown names, missing files) are raised as
+    ``ValueError``/``OSError`` for the main CLI to print in one line.
+    """
+    argv = list(argv)
+    if argv[:1] == ["--"]:  # ``diffputer bench -- --datasets ...``
+        argv = argv[1:]
+    if argv[:1] == ["report"]:
+        return _report(argv[1:])
+    if argv[:1] == ["list"]:
+        return _list()
+    if argv[:1] == ["run"]:
+        argv = argv[1:]
+    return _run(argv)
