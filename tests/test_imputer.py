@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -188,9 +189,13 @@ def test_paper_preset_has_every_paper_value():
     assert (t.lr_factor, t.lr_patience) == (0.9, 50)
     assert (t.P_mean, t.P_std) == (-1.2, 1.2)
     assert t.warm_start is False and t.validation_fraction == 0.0
+    assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     s = p.sampler
     assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)
     assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)
+    assert s.resample_sigma_max == math.inf  # every level but the last is repeated
+    assert s.solver == "heun" and s.clip_denoised is False
+    assert t.train_precision == "fp32" and s.sample_precision == "fp32"
     assert p.em.n_em_iter == 10 and p.em.init == "mean"
 
 
@@ -255,3 +260,23 @@ def test_verbose_two_prints_a_line_per_iteration(mixed, capsys):
     DiffPuterImputer(**{**TINY, "verbose": 2}).fit_transform(masked)
     err = capsys.readouterr().err
     assert err.count("EM iteration") == 2
+
+
+def test_bf16_sampling_runs_and_stays_close_to_fp32(mixed):
+    """bf16 autocast (where the CPU has native bf16; else float32) changes little."""
+    _, masked, _ = mixed
+    base = dict(TINY, n_em_iter=1, max_epochs=20)
+    fp32 = DiffPuterImputer(**base).fit(masked)
+    out32 = fp32.transform(masked)
+    fp32.preset_ = fp32.preset_.replace(sample_precision="bf16")
+    out16 = fp32.transform(masked)
+    assert not out16.isna().any().any()
+    diff = (out16["a"] - out32["a"]).abs().max()
+    assert diff < 0.1 * masked["a"].std()
+
+
+def test_autocast_dtype_only_when_asked():
+    from diffputer._em import autocast_dtype
+
+    assert autocast_dtype("fp32", torch.device("cpu")) is None
+    assert autocast_dtype("bf16", torch.device("cpu")) in (None, torch.bfloat16)

@@ -62,6 +62,31 @@ def _validation_split(
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """``torch.bfloat16`` when ``precision == "bf16"`` and the device runs it natively."""
+    if precision != "bf16":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    try:  # oneDNN's bf16 kernels need AVX512-BF16 / AMX; emulation would be slower
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        supported = False
+    return torch.bfloat16 if supported else None
+
+
+def _with_autocast(net: EDMPrecond, dtype: torch.dtype | None, device: torch.device):
+    """The denoiser as a callable whose matrix products run in ``dtype`` (if any)."""
+    if dtype is None:
+        return net
+
+    def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            return net(x, sigma).float()
+
+    return denoise
+
+
 def m_step(
     net: EDMPrecond,
     z: torch.Tensor,
@@ -69,9 +94,14 @@ def m_step(
     config: TrainConfig,
     *,
     generator: torch.Generator,
+    observed_only: bool = False,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``net`` on the completed table ``z`` (all cells, as Eq. 3 prescribes).
+
+    ``observed_only`` restricts the loss to observed cells (the imputed ones still feed
+    the network's input), as MissDiff does; DiffPuter's presets may use it for the
+    first M-steps, which otherwise learn the mean fill's pile of values.
 
     With ``config.validation_fraction > 0``, a fixed random subset of rows is held out
     and its loss on observed cells decides early stopping and the weights kept. If the
@@ -86,10 +116,14 @@ def m_step(
     if val_rows is not None:
         val_rows = val_rows.to(z.device)
         val_kwargs = dict(val_data=z[val_rows], val_weight=(~mask[val_rows]).to(z.dtype))
+    train_rows = train_rows.to(z.device)
+    weight = (~mask[train_rows]).to(z.dtype) if observed_only else None
     result = train_denoiser(
         net,
-        z[train_rows.to(z.device)],
+        z[train_rows],
         loss=loss,
+        weight=weight,
+        autocast_dtype=autocast_dtype(config.train_precision, z.device),
         lr=config.lr,
         batch_size=config.batch_size,
         max_epochs=config.max_epochs,
@@ -133,23 +167,29 @@ def e_step(
     config: SamplerConfig,
     *,
     generator: torch.Generator,
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
     callback: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Replace the missing cells of ``z`` by their posterior mean under ``net``.
 
-    A cell whose estimate is non-finite keeps its value in ``z``, with a warning.
+    ``bounds`` (per-column lower and upper limits in the scaled space) are used when
+    ``config.clip_denoised`` is set. A cell whose estimate is non-finite keeps its
+    value in ``z``, with a warning.
     """
     device = next(net.parameters()).device
     sigmas = karras_sigmas(config.num_steps, config.sigma_min, config.sigma_max, config.rho)
     net.eval()
     out = posterior_mean(
-        net,
+        _with_autocast(net, autocast_dtype(config.sample_precision, device), device),
         z,
         mask,
         sigmas,
         num_samples=config.num_samples,
         resample_repeats=config.resample_repeats,
         S_churn=config.S_churn,
+        resample_sigma_max=config.resample_sigma_max,
+        solver=config.solver,
+        clip=bounds if config.clip_denoised else None,
         generator=generator,
         batch_size=config.eval_batch_size,
         device=device,
@@ -188,6 +228,7 @@ def run_em(
     progress: Progress | None = None,
     start: EMResult | None = None,
     on_iteration: Callable[[EMResult], None] | None = None,
+    bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> EMResult:
     """DiffPuter's EM loop from the mean fill ``z0`` (missing cells at 0).
 
@@ -207,6 +248,8 @@ def run_em(
         with ``generator`` already restored to its state then): EM continues from there.
     on_iteration : callable, optional
         Called with the state after every completed iteration (to save a checkpoint).
+    bounds : (Tensor, Tensor), optional
+        Per-column observed range in the scaled space, for ``clip_denoised``.
     """
     z = z0.clone() if start is None else start.z.clone()
     history: list[dict[str, Any]] = [] if start is None else list(start.history)
@@ -219,14 +262,31 @@ def run_em(
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
         with progress_bar(progress, "epochs", preset.train.max_epochs, f"M-step {k}") as cb:
-            record = m_step(net, z, mask, preset.train, generator=generator, callback=cb)
+            observed_only = k <= preset.train.observed_loss_iterations
+            record = m_step(
+                net,
+                z,
+                mask,
+                preset.train,
+                generator=generator,
+                observed_only=observed_only,
+                callback=cb,
+            )
         t1 = time.perf_counter()
         if record["kept_previous"] and previous is not None:
             net = previous  # the blown-up network is dropped with its E-step
         z_new = z
         if bool(mask.any()) and not record["kept_previous"]:
             with progress_bar(progress, "rows", int(mask.any(1).sum()), f"E-step {k}") as cb:
-                z_new = e_step(net, z, mask, preset.sampler, generator=generator, callback=cb)
+                z_new = e_step(
+                    net,
+                    z,
+                    mask,
+                    preset.sampler,
+                    generator=generator,
+                    bounds=bounds,
+                    callback=cb,
+                )
         t2 = time.perf_counter()
         change = (z_new - z)[mask].abs().mean().item() / 0.5 if bool(mask.any()) else 0.0
         z = z_new

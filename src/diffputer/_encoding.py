@@ -254,6 +254,26 @@ class TableEncoder:
         z = np.where(observed, z, 0.0).astype(np.float32)
         return z, ~observed
 
+    def scaled_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per encoded column, the observed training range in the model's scaled space.
+
+        Numeric columns: their observed ``[lo, hi]``; one-hot columns: ``[0, 1]``.
+
+        Returns
+        -------
+        lo, hi : ndarray of shape (D,), float32
+        """
+        lo_raw = np.zeros(self.n_encoded)
+        hi_raw = np.ones(self.n_encoded)
+        for col, block in zip(self.columns_, self.blocks(), strict=True):
+            if col.kind == NUMERIC:
+                lo_raw[block] = col.lo if col.lo is not None else 0.0
+                hi_raw[block] = col.hi if col.hi is not None else 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            lo = np.clip((lo_raw - self.mean_) / self.std_ * SCALE, -Z_LIMIT, Z_LIMIT)
+            hi = np.clip((hi_raw - self.mean_) / self.std_ * SCALE, -Z_LIMIT, Z_LIMIT)
+        return lo.astype(np.float32), hi.astype(np.float32)
+
     # ------------------------------------------------------------------ decoding
     def unscale(self, z: np.ndarray) -> np.ndarray:
         """Back from the model's space to raw encoded values (float64; inf on overflow)."""

@@ -78,6 +78,11 @@ def _with_column_hint(exc: ValueError) -> ValueError:
     )
 
 
+def _bounds(encoder: TableEncoder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    lo, hi = encoder.scaled_bounds()
+    return torch.from_numpy(lo).to(device), torch.from_numpy(hi).to(device)
+
+
 class DiffPuterImputer(TransformerMixin, BaseEstimator):
     """Impute missing values with DiffPuter: a diffusion model trained inside EM.
 
@@ -287,6 +292,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             progress=self._progress(),
             start=start,
             on_iteration=None if checkpoint is None else checkpoint.save,
+            bounds=_bounds(encoder, device),
         )
         self.encoder_ = encoder
         self.denoiser_ = result.net.eval()
@@ -367,6 +373,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 torch.from_numpy(mask),
                 self.preset_.sampler,
                 generator=generator,
+                bounds=_bounds(self.encoder_, device),
                 callback=callback,
             )
         return self._output(self.encoder_.fill(frame, z_out.numpy()), array_dtype)

@@ -41,8 +41,13 @@ def heun_step(
     t_next: torch.Tensor,
     gamma: float,
     generator: torch.Generator | None = None,
+    second_order: bool = True,
 ) -> torch.Tensor:
-    """One stochastic step of EDM's sampler (Karras et al. 2022, Algorithm 2, lines 4-10)."""
+    """One stochastic step of EDM's sampler (Karras et al. 2022, Algorithm 2, lines 4-10).
+
+    ``second_order=False`` skips the correction (lines 9-11): a stochastic Euler step,
+    one network call instead of two.
+    """
     # lines 5-6: raise the noise level by gamma ("churn")
     t_hat = t_cur + gamma * t_cur
     x_hat = x_cur + (t_hat**2 - t_cur**2).sqrt() * _randn_like(x_cur, generator)
@@ -50,15 +55,30 @@ def heun_step(
     d_cur = (x_hat - denoiser(x_hat, _sigma_col(t_hat, x_hat))) / t_hat
     x_next = x_hat + (t_next - t_hat) * d_cur
     # lines 9-11: second-order correction unless the step ends at sigma = 0
-    if t_next > 0:
+    if second_order and t_next > 0:
         d_prime = (x_next - denoiser(x_next, _sigma_col(t_next, x_next))) / t_next
         x_next = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
     return x_next
 
 
-def network_calls_per_sample(num_steps: int, resample_repeats: int) -> int:
-    """Denoiser evaluations spent on one sample of one row: ``(M-1) R 2 + 1``."""
-    return (num_steps - 1) * resample_repeats * 2 + 1
+def network_calls_per_sample(
+    num_steps: int,
+    resample_repeats: int,
+    sigmas: torch.Tensor | None = None,
+    resample_sigma_max: float = math.inf,
+    solver: str = "heun",
+) -> int:
+    """Denoiser evaluations spent on one sample of one row: ``(M-1) R 2 + 1`` (Heun).
+
+    With ``resample_sigma_max`` (and the ``sigmas`` it applies to), only the levels
+    starting at or below it are repeated; the Euler solver costs one call per step.
+    """
+    per_step = 2 if solver == "heun" else 1
+    repeated = num_steps - 1
+    if sigmas is not None and not math.isinf(resample_sigma_max):
+        repeated = int((sigmas[: num_steps - 1] <= resample_sigma_max).sum())
+    steps = repeated * resample_repeats + (num_steps - 1 - repeated)
+    return steps * per_step + 1
 
 
 @torch.inference_mode()
@@ -70,6 +90,9 @@ def conditional_sample(
     *,
     resample_repeats: int = 1,
     S_churn: float = 1.0,
+    resample_sigma_max: float = math.inf,
+    solver: str = "heun",
+    clip: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Draw one sample of every row from ``p(x | x_obs)``.
@@ -88,6 +111,15 @@ def conditional_sample(
         RePaint repeats R of every level but the last (authors' code: 20).
     S_churn : float, default=1.0
         EDM churn; ``gamma = min(S_churn / M, sqrt(2) - 1)``.
+    resample_sigma_max : float, default=inf
+        Repeat only the levels that start at ``sigma_i <= resample_sigma_max`` (the
+        others run once). The default repeats every level but the last, as the
+        authors' code does.
+    solver : {"heun", "euler"}, default="heun"
+        Second-order steps (EDM, the authors' code) or first-order stochastic Euler.
+    clip : (Tensor, Tensor) of shape (D,), optional
+        Clamp every denoised estimate to ``[lo, hi]`` per column ("static
+        thresholding"): keeps trajectories of unusual rows from running away.
     generator : torch.Generator, optional
         Source of all randomness (on ``x_obs``'s device).
 
@@ -96,14 +128,25 @@ def conditional_sample(
     Tensor of shape (n, D)
         A sample with the observed cells equal to ``x_obs``.
     """
+    if solver not in ("heun", "euler"):
+        raise ValueError(f"solver must be 'heun' or 'euler', got {solver!r}")
+    if clip is not None:
+        lo, hi = (b.to(x_obs.device, x_obs.dtype) for b in clip)
+        unclipped = denoiser
+
+        def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            return torch.clamp(unclipped(x, sigma), lo, hi)
+
+    second_order = solver == "heun"
     num_steps = len(sigmas) - 1
     gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
     x = _randn_like(x_obs, generator) * sigmas[0]  # x_T ~ N(0, T^2 I)
     for i in range(num_steps):
         t_cur, t_next = sigmas[i], sigmas[i + 1]
-        repeats = resample_repeats if i < num_steps - 1 else 1
+        repeated = i < num_steps - 1 and float(t_cur) <= resample_sigma_max
+        repeats = resample_repeats if repeated else 1
         for j in range(repeats):
-            unknown = heun_step(denoiser, x, t_cur, t_next, gamma, generator)  # Eq. 6
+            unknown = heun_step(denoiser, x, t_cur, t_next, gamma, generator, second_order)  # Eq. 6
             known = x_obs + t_next * _randn_like(x_obs, generator)  # Eq. 5
             x = torch.where(mask, unknown, known)  # Eq. 7
             if j < repeats - 1:  # RePaint: back to t_cur and redo the level
@@ -121,6 +164,9 @@ def posterior_mean(
     num_samples: int,
     resample_repeats: int = 1,
     S_churn: float = 1.0,
+    resample_sigma_max: float = math.inf,
+    solver: str = "heun",
+    clip: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
     batch_size: int = 16_384,
     device: torch.device | str | None = None,
@@ -136,6 +182,7 @@ def posterior_mean(
     ----------
     x_obs, mask : Tensor of shape (n, D)
         As in :func:`conditional_sample`; may live on the CPU while ``device`` is a GPU.
+        The other sampling arguments are those of :func:`conditional_sample`.
     batch_size : int
         Rows x samples per batch through the denoiser.
     device : device, optional
@@ -165,6 +212,9 @@ def posterior_mean(
             sigmas,
             resample_repeats=resample_repeats,
             S_churn=S_churn,
+            resample_sigma_max=resample_sigma_max,
+            solver=solver,
+            clip=clip,
             generator=generator,
         )
         mean = samples.reshape(num_samples, len(idx), -1).mean(dim=0)

@@ -12,6 +12,7 @@ are restored, and the result says why.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ class TrainResult:
         Epochs run.
     best_loss : float
         Best monitored loss (the weights left in the network are those of this epoch).
+        After a divergence without held-out rows, the kept weights are scored again on
+        a fixed noise draw and the worse of the two numbers is reported: the epoch
+        training loss is measured while the weights move, so the weights at the end
+        of a blown-up epoch can be far worse than that epoch's loss says.
     final_train_loss : float
         Training loss of the last finite epoch.
     diverged : bool
@@ -82,6 +87,7 @@ def train_denoiser(
     val_data: torch.Tensor | None = None,
     val_weight: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    autocast_dtype: torch.dtype | None = None,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> TrainResult:
     """Fit ``net`` to ``data`` with the EDM loss; leave the best weights in ``net``.
@@ -103,9 +109,18 @@ def train_denoiser(
         noise draw; otherwise the epoch training loss.
     generator : torch.Generator, optional
         Source of shuffling and noise (on ``data``'s device).
+    autocast_dtype : torch.dtype, optional
+        Run the network's matrix products in this dtype (``torch.bfloat16``) under
+        ``torch.autocast``; weights, optimiser and loss stay float32.
     callback : callable, optional
         ``callback(epoch, train_loss, monitored_loss)`` after every epoch.
     """
+    autocast = functools.partial(
+        torch.autocast,
+        device_type=data.device.type,
+        dtype=autocast_dtype,
+        enabled=autocast_dtype is not None,
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=lr_factor, patience=lr_patience
@@ -127,7 +142,8 @@ def train_denoiser(
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
             w = None if weight is None else weight[idx]
-            batch_loss = _weighted_mean(loss(net, data[idx], generator), w)
+            with autocast():
+                batch_loss = _weighted_mean(loss(net, data[idx], generator), w)
             if not torch.isfinite(batch_loss):
                 diverged = True
                 break
@@ -142,7 +158,8 @@ def train_denoiser(
         train_loss = total / count
         monitored = train_loss
         if val_noise is not None:
-            monitored = _validation_loss(net, val_data, val_weight, loss, val_noise)
+            with autocast():
+                monitored = _validation_loss(net, val_data, val_weight, loss, val_noise)
             if not math.isfinite(monitored):
                 diverged = True
                 break
@@ -157,6 +174,13 @@ def train_denoiser(
             if stale >= patience:
                 break
     net.load_state_dict(best_state)
+    if diverged and val_noise is None and math.isfinite(best_loss):
+        rows = data[: min(n, batch_size)]
+        check_noise = fixed_noise(len(rows), data.shape[1], loss, generator, data.device)
+        check_weight = None if weight is None else weight[: len(rows)]
+        with autocast():
+            check = _validation_loss(net, rows, check_weight, loss, check_noise)
+        best_loss = max(best_loss, check) if math.isfinite(check) else math.inf
     return TrainResult(epoch, best_loss, train_loss, diverged)
 
 
