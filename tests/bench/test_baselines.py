@@ -44,7 +44,8 @@ def masked_tables():
 
 
 def test_registry_lists_every_method():
-    assert available() == list(SPECS)
+    # the first seven; test_deep_baselines.py covers the competitors registered after them
+    assert available()[: len(SPECS)] == list(SPECS)
 
 
 @pytest.mark.parametrize("name", list(SPECS))

@@ -1,8 +1,9 @@
 """One registry of imputers that all speak the same mixed DataFrames.
 
->>> from diffputer.bench.baselines import available, make
->>> available()
-['mean', 'knn', 'mice', 'missforest', 'softimpute', 'em', 'diffputer']
+>>> from diffputer.bench.baselines import available, make, registered
+>>> registered()  # doctest: +NORMALIZE_WHITESPACE
+['mean', 'knn', 'mice', 'missforest', 'softimpute', 'em', 'diffputer', 'remasker',
+ 'missdiff', 'mot', 'tdm', 'gain', 'miwae', 'hyperimpute', 'miracle']
 >>> make("missforest:n_estimators=50", random_state=0).n_estimators
 50
 
@@ -15,6 +16,12 @@ Every method has ``fit``, ``transform`` and ``fit_transform``; ``fit_transform``
 in-sample imputation and ``transform`` imputes new rows. A method that can only impute
 the rows it was fitted on has ``out_of_sample = False`` and its ``transform`` raises
 :class:`InSampleOnlyError` (see :func:`supports_out_of_sample`).
+
+A method may need something outside this package: HyperImpute and MIRACLE run in an
+isolated environment made by ``scripts/make_hyperimpute_env.sh``. :func:`available`
+lists the methods that can run here, :func:`unavailable` says why the others cannot,
+and :func:`make` refuses them with that reason. The fidelity of every method to its
+authors' code is documented in ``docs/baselines.md``.
 """
 
 from __future__ import annotations
@@ -25,40 +32,76 @@ from typing import Any
 
 from ..._imputer import DiffPuterImputer
 from ._base import InSampleOnlyError, MixedImputer, OneHotCodec, OrdinalCodec
+from ._gain import GAINBaseline
 from ._gaussian_em import GaussianEMBaseline
+from ._isolated import (
+    HyperImputeBaseline,
+    IsolatedEnvironmentError,
+    IsolatedMethodError,
+    MeanFillError,
+    MIRACLEBaseline,
+    environment_problem,
+)
+from ._missdiff import MissDiffBaseline
 from ._missforest import MissForestBaseline
+from ._miwae import MIWAEBaseline
+from ._ot import MOTBaseline
+from ._remasker import ReMaskerBaseline
 from ._simple import KNNBaseline, MeanModeBaseline, MICEBaseline
 from ._softimpute import SoftImputeBaseline
+from ._tdm import TDMBaseline
 
 __all__ = [
+    "GAINBaseline",
     "GaussianEMBaseline",
+    "HyperImputeBaseline",
     "InSampleOnlyError",
+    "IsolatedEnvironmentError",
+    "IsolatedMethodError",
     "KNNBaseline",
     "MICEBaseline",
+    "MIRACLEBaseline",
+    "MIWAEBaseline",
+    "MOTBaseline",
+    "MeanFillError",
     "MeanModeBaseline",
     "MethodInfo",
+    "MissDiffBaseline",
     "MissForestBaseline",
     "MixedImputer",
     "OneHotCodec",
     "OrdinalCodec",
+    "ReMaskerBaseline",
     "SoftImputeBaseline",
+    "TDMBaseline",
     "available",
     "canonical_spec",
     "check_spec",
     "label",
     "make",
     "parse_spec",
+    "registered",
     "supports_out_of_sample",
+    "unavailable",
 ]
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method: how to build it, and its name in the paper's tables."""
+    """A registered method: how to build it, and its name in the paper's tables.
+
+    ``problem(params)``, when given, says why the method cannot run here with these
+    constructor parameters (None when it can).
+    """
 
     factory: Callable[..., Any]
     label: str
     defaults: dict[str, Any]
+    problem: Callable[[dict[str, Any]], str | None] | None = None
+
+
+def _isolated_problem(params: dict[str, Any]) -> str | None:
+    return environment_problem(params.get("python"))
 
 
 _REGISTRY: dict[str, MethodInfo] = {
@@ -69,12 +112,37 @@ _REGISTRY: dict[str, MethodInfo] = {
     "softimpute": MethodInfo(SoftImputeBaseline, "SoftImpute", {}),
     "em": MethodInfo(GaussianEMBaseline, "EM", {}),
     "diffputer": MethodInfo(DiffPuterImputer, "DiffPuter", {"verbose": 0}),
+    # the paper's strongest competitors (docs/baselines.md: sources, defaults, differences)
+    "remasker": MethodInfo(ReMaskerBaseline, "ReMasker", {}),
+    "missdiff": MethodInfo(MissDiffBaseline, "MissDiff", {}),
+    "mot": MethodInfo(MOTBaseline, "MOT", {}),
+    "tdm": MethodInfo(TDMBaseline, "TDM", {}),
+    "gain": MethodInfo(GAINBaseline, "GAIN", {}),
+    "miwae": MethodInfo(MIWAEBaseline, "MIWAE", {}),
+    "hyperimpute": MethodInfo(HyperImputeBaseline, "HyperImpute", {}, _isolated_problem),
+    "miracle": MethodInfo(MIRACLEBaseline, "MIRACLE", {}, _isolated_problem),
 }
 
 
-def available() -> list[str]:
-    """Names of the registered methods."""
+def registered() -> list[str]:
+    """Names of every registered method, runnable here or not."""
     return list(_REGISTRY)
+
+
+def unavailable() -> dict[str, str]:
+    """Registered methods that cannot run here (with default parameters), and why."""
+    out = {}
+    for name, info in _REGISTRY.items():
+        problem = info.problem({}) if info.problem is not None else None
+        if problem:
+            out[name] = problem
+    return out
+
+
+def available() -> list[str]:
+    """Names of the registered methods that can run here (see :func:`unavailable`)."""
+    missing = unavailable()
+    return [name for name in _REGISTRY if name not in missing]
 
 
 def _parse_value(text: str) -> Any:
@@ -102,7 +170,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name, *items = spec.strip().split(":")
     name = name.strip().lower()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r} in {spec!r}; expected one of {available()}")
+        raise ValueError(f"unknown method {name!r} in {spec!r}; expected one of {registered()}")
     params: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -149,6 +217,8 @@ def make(spec: str, random_state: Any = None, **params: Any) -> Any:
     ------
     ValueError
         Unknown method or parameter (the message lists the valid ones).
+    IsolatedEnvironmentError
+        The method needs an environment that does not exist here (see :func:`unavailable`).
     """
     name, spec_params = parse_spec(spec)
     info = _REGISTRY[name]
@@ -157,6 +227,9 @@ def make(spec: str, random_state: Any = None, **params: Any) -> Any:
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise ValueError(f"method {name!r} has no parameter {unknown}; valid: {sorted(valid)}")
+    problem = info.problem(kwargs) if info.problem is not None else None
+    if problem:
+        raise IsolatedEnvironmentError(f"method {name!r} is unavailable: {problem}")
     return info.factory(**kwargs)
 
 
