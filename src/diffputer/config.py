@@ -154,11 +154,11 @@ FAST = Preset(
     ),
     sampler=SamplerConfig(
         num_steps=20,
-        resample_repeats=20,
+        resample_repeats=10,
         resample_sigma_max=1.0,
         solver="euler",
         clip_denoised=True,
-        num_samples=4,
+        num_samples=8,
         sample_precision="bf16",
     ),
     em=EMConfig(n_em_iter=4),

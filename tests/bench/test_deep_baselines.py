@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
+import diffputer._em as em_module
 import diffputer.bench.baselines._missdiff as missdiff_module
 from diffputer.bench.baselines import (
     HyperImputeBaseline,
@@ -203,7 +204,7 @@ def test_awkward_tables(name):
 def test_missdiff_trains_once_on_observed_cells_and_samples_once(table, monkeypatch):
     _, _, train, _ = table
     calls = {"train": [], "e_step": 0}
-    real_train, real_e_step = missdiff_module.train_denoiser, missdiff_module.e_step
+    real_train, real_e_step = em_module.train_denoiser, missdiff_module.e_step
 
     def spy_train(net, data, **kwargs):
         calls["train"].append((data, kwargs["weight"], kwargs.get("val_weight")))
@@ -213,7 +214,7 @@ def test_missdiff_trains_once_on_observed_cells_and_samples_once(table, monkeypa
         calls["e_step"] += 1
         return real_e_step(*args, **kwargs)
 
-    monkeypatch.setattr(missdiff_module, "train_denoiser", spy_train)
+    monkeypatch.setattr(em_module, "train_denoiser", spy_train)  # what the M-step calls
     monkeypatch.setattr(missdiff_module, "e_step", spy_e_step)
     make(MICRO["missdiff"], random_state=0).fit_transform(train)
     assert len(calls["train"]) == 1 and calls["e_step"] == 1  # no EM

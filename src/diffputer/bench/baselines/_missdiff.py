@@ -7,11 +7,11 @@ EM loop taken out, so that the two differ in exactly what the paper credits EM w
 
 - the same encoding (the shared one-hot codec = :class:`~diffputer.TableEncoder`), the
   same denoiser (:func:`~diffputer.diffusion.build_denoiser`, EDM preconditioning), the
-  same EDM loss and training loop (:func:`~diffputer.diffusion.train_denoiser`), all
-  settings from a DiffPuter preset;
+  same EDM loss and M-step (``diffputer._em.m_step``, which wraps
+  :func:`~diffputer.diffusion.train_denoiser`), all settings from a DiffPuter preset;
 - training data: the table with missing cells at the column mean (0 in the scaled
   space), trained **once**, with per-cell loss weight 1 on observed cells and 0 on
-  missing ones (``weight=`` of ``train_denoiser``): the missing cells are never targets;
+  missing ones (``observed_only=True``): the missing cells are never targets;
 - imputation: **one** E-step, DiffPuter's conditional sampler (mean of ``num_samples``
   conditional samples), on the training rows (in-sample) or on new rows
   (out-of-sample).
@@ -19,6 +19,7 @@ EM loop taken out, so that the two differ in exactly what the paper credits EM w
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -27,11 +28,10 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..._em import DIVERGED_LOSS, _new_denoiser, _validation_split, e_step
+from ..._em import TrainingDivergedWarning, _new_denoiser, e_step, m_step
 from ..._encoding import SCALE
 from ..._imputer import resolve_device
 from ...config import PRESETS, Preset, get_preset
-from ...diffusion import EDMLoss, train_denoiser
 from ._base import MixedImputer
 from ._torch_common import non_finite_error
 
@@ -65,8 +65,8 @@ class MissDiffBaseline(MixedImputer):
     denoiser_ : torch.nn.Module
     preset_ : Preset
         The settings used.
-    train_result_ : TrainResult
-        Epochs run and best loss of the single training.
+    train_result_ : dict
+        The M-step's record of the single training (epochs, losses).
     """
 
     _parameter_constraints: dict = {
@@ -131,34 +131,17 @@ class MissDiffBaseline(MixedImputer):
         return z.to(device), torch.from_numpy(missing).to(device)
 
     def _train(self, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
-        """The single training: EDM loss averaged over the observed cells only."""
-        cfg = self.preset_.train
-        weight = (~mask).to(z.dtype)  # MissDiff: a missing cell is never a target
-        split = torch.Generator(device=generator.device).manual_seed(0)
-        train_rows, val_rows = _validation_split(len(z), cfg.validation_fraction, split)
-        val = {}
-        if val_rows is not None:
-            val_rows = val_rows.to(z.device)
-            val = {"val_data": z[val_rows], "val_weight": weight[val_rows]}
-        train_rows = train_rows.to(z.device)
-        result = train_denoiser(
-            self.denoiser_,
-            z[train_rows],
-            loss=EDMLoss(cfg.P_mean, cfg.P_std, self.preset_.model.sigma_data),
-            lr=cfg.lr,
-            batch_size=cfg.batch_size,
-            max_epochs=cfg.max_epochs,
-            patience=cfg.patience,
-            lr_factor=cfg.lr_factor,
-            lr_patience=cfg.lr_patience,
-            weight=weight[train_rows],
-            generator=generator,
-            **val,
-        )
-        if not result.best_loss <= DIVERGED_LOSS:  # also catches inf and NaN
+        """The single training: DiffPuter's M-step with the loss on observed cells only."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingDivergedWarning)  # raised below instead
+            record = m_step(
+                self.denoiser_, z, mask, self.preset_.train, generator=generator,
+                observed_only=True,  # MissDiff: a missing cell is never a target
+            )  # fmt: skip
+        if record["kept_previous"]:
             raise non_finite_error("MissDiff")
         self.denoiser_.eval()
-        return result
+        return record
 
     def _e_step(
         self, x: np.ndarray, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
