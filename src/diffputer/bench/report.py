@@ -96,11 +96,23 @@ def _figure(part: pd.DataFrame, reference: pd.DataFrame, title: str, path: Path)
     width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(datasets) + 2), 3.6))
     x = np.arange(len(datasets))
+    colours = plt.get_cmap("tab20")  # distinct colours for up to 20 methods
     for i, method in enumerate(methods):
         rows = part[part["method"] == method].set_index("dataset").reindex(datasets)
         pos = x - 0.4 + width * (i + 0.5)
         name = textwrap.fill(label(method), 40)
-        ax.bar(pos, rows["mean"], width, yerr=rows["std"], capsize=2, label=name)
+        ours = method.split(":")[0] == "diffputer"  # outlined, so it stands out
+        ax.bar(
+            pos,
+            rows["mean"],
+            width,
+            yerr=rows["std"],
+            capsize=2,
+            label=name,
+            color=colours(i % colours.N),
+            edgecolor="black" if ours else "none",
+            linewidth=1.0,
+        )
         paper = reference[reference["method"] == label(method).split(" (")[0]]
         paper = paper.set_index("dataset")["value"].reindex(datasets)
         if paper.notna().any():
