@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .baselines import label
+from .baselines import label, parse_spec
 from .reference import load_reference
 from .runner import RESULTS_NAME, ResultsFile
 
@@ -101,7 +101,7 @@ def _figure(part: pd.DataFrame, reference: pd.DataFrame, title: str, path: Path)
         rows = part[part["method"] == method].set_index("dataset").reindex(datasets)
         pos = x - 0.4 + width * (i + 0.5)
         name = textwrap.fill(label(method), 40)
-        ours = method.split(":")[0] == "diffputer"  # outlined, so it stands out
+        ours = parse_spec(method)[0] == "diffputer"  # outlined, so it stands out
         ax.bar(
             pos,
             rows["mean"],
