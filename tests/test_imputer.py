@@ -181,6 +181,31 @@ def test_em_learns_dependence_better_than_mean():
     assert err < 0.6 * mean_err
 
 
+@pytest.mark.parametrize(
+    "rows, max_epochs, expected",
+    [("off", 7, 7), ("2n+1", 7, 3), ("2n+1", 2, 2), ("1", 7, 1)],  # ceil(rows / n), capped
+)
+def test_m_step_epochs_follow_rows_per_m_step(mixed, rows, max_epochs, expected):
+    _, masked, _ = mixed
+    rows_per_m_step = {"off": 0, "2n+1": 2 * len(masked) + 1, "1": 1}[rows]
+    imp = DiffPuterImputer(
+        **{**TINY, "max_epochs": max_epochs, "patience": 100},
+        rows_per_m_step=rows_per_m_step,
+    ).fit(masked)
+    assert [r["epochs"] for r in imp.history_] == [expected] * imp.n_iter_
+
+
+def test_fast_preset_trains_small_tables_longer():
+    from diffputer._em import epoch_budget
+
+    train = get_preset("fast").train
+    assert epoch_budget(train, 3_500) == 300  # the measured budget on 3,500-row tables
+    assert epoch_budget(train, 14_303) == 74  # full California's training rows
+    assert epoch_budget(train, 1_000_000) == 2
+    assert epoch_budget(train, 10) == train.max_epochs
+    assert epoch_budget(get_preset("paper").train, 3_500) == 10_001
+
+
 def test_paper_preset_has_every_paper_value():
     p = get_preset("paper")
     assert p.model.hidden_dim == 1024 and p.model.sigma_data == 0.5
@@ -189,6 +214,7 @@ def test_paper_preset_has_every_paper_value():
     assert (t.lr_factor, t.lr_patience) == (0.9, 50)
     assert (t.P_mean, t.P_std) == (-1.2, 1.2)
     assert t.warm_start is False and t.validation_fraction == 0.0
+    assert t.rows_per_m_step == 0  # every M-step may run max_epochs, whatever the size
     assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     s = p.sampler
     assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)

@@ -62,6 +62,13 @@ def _validation_split(
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
+def epoch_budget(config: TrainConfig, n_rows: int) -> int:
+    """Epochs an M-step on ``n_rows`` training rows may run (``config.rows_per_m_step``)."""
+    if config.rows_per_m_step <= 0 or n_rows <= 0:
+        return config.max_epochs
+    return min(config.max_epochs, -(-config.rows_per_m_step // n_rows))
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """``torch.bfloat16`` when ``precision == "bf16"`` and the device runs it natively."""
     if precision != "bf16":
@@ -126,7 +133,7 @@ def m_step(
         autocast_dtype=autocast_dtype(config.train_precision, z.device),
         lr=config.lr,
         batch_size=config.batch_size,
-        max_epochs=config.max_epochs,
+        max_epochs=epoch_budget(config, len(train_rows)),
         patience=config.patience,
         lr_factor=config.lr_factor,
         lr_patience=config.lr_patience,
@@ -261,7 +268,10 @@ def run_em(
         if net is None or not preset.train.warm_start:
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
-        with progress_bar(progress, "epochs", preset.train.max_epochs, f"M-step {k}") as cb:
+        n_val = int(round(len(z) * preset.train.validation_fraction))
+        n_train = len(z) - n_val if 0 < n_val < len(z) else len(z)  # as _validation_split
+        epochs = epoch_budget(preset.train, n_train)
+        with progress_bar(progress, "epochs", epochs, f"M-step {k}") as cb:
             observed_only = k <= preset.train.observed_loss_iterations
             record = m_step(
                 net,

@@ -37,6 +37,7 @@ OVERRIDES = (
     "lr",
     "patience",
     "warm_start",
+    "rows_per_m_step",
 )
 
 
@@ -114,6 +115,10 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Override the Adam learning rate.
     warm_start : bool, default=None
         Override whether each M-step starts from the previous network.
+    rows_per_m_step : int, default=None
+        Override the data each M-step sees: on ``n`` rows it trains
+        ``ceil(rows_per_m_step / n)`` epochs, at most ``max_epochs`` (0: always
+        ``max_epochs``, as the paper).
 
     Attributes
     ----------
@@ -171,6 +176,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "warm_start": ["boolean", None],
+        "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -191,6 +197,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         lr: float | None = None,
         patience: int | None = None,
         warm_start: bool | None = None,
+        rows_per_m_step: int | None = None,
     ):
         self.preset = preset
         self.random_state = random_state
@@ -207,6 +214,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.lr = lr
         self.patience = patience
         self.warm_start = warm_start
+        self.rows_per_m_step = rows_per_m_step
 
     # ------------------------------------------------------------------ helpers
     def _resolve_preset(self) -> Preset:

@@ -79,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="override a setting of the preset, e.g. --set n_em_iter=5 --set lr=1e-3 "
         "(repeatable; KEY is one of DiffPuterImputer's setting parameters: n_em_iter, "
         "num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size, lr, "
-        "patience, warm_start)",
+        "patience, warm_start, rows_per_m_step)",
     )
     imp.add_argument(
         "--checkpoint-dir",
