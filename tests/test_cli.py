@@ -148,11 +148,13 @@ def _one_line_error(capsys, *fragments):
 def test_set_overrides_reach_the_model(table, tmp_path):
     src, model = _write(table, tmp_path), tmp_path / "m.dpt"
     args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--save-model", str(model)]
-    assert main([*args, "--set", "n_em_iter=2", "--set=lr=2e-3", "--set", "warm_start=false"]) == 0
+    sets = ["--set", "n_em_iter=2", "--set=lr=2e-3", "--set", "warm_start=false"]
+    assert main([*args, *sets, "--set", "aggregate=median"]) == 0
     from diffputer import DiffPuterImputer
 
     preset = DiffPuterImputer.load(model).preset_
     assert preset.em.n_em_iter == 2 and preset.train.lr == 2e-3 and not preset.train.warm_start
+    assert preset.sampler.aggregate == "median"
 
 
 @pytest.mark.parametrize(
@@ -162,6 +164,7 @@ def test_set_overrides_reach_the_model(table, tmp_path):
         ("n_em_iter", "expects KEY=VALUE"),
         ("lr=fast", "not a number"),
         ("n_em_iter=0", "n_em_iter"),
+        ("aggregate=mode", "aggregate"),
     ],
 )
 def test_bad_set_is_one_line(table, tmp_path, capsys, setting, fragment):

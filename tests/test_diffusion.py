@@ -289,3 +289,39 @@ def test_posterior_mean_averages_samples_in_chunks_and_keeps_observed_cells():
     spread = avg.std(0) / (cov.diag().sqrt() / np.sqrt(20))
     assert torch.all((spread > 0.7) & (spread < 1.3))
     assert torch.equal(out[:, [0, 2]], x[:, [0, 2]].double())
+
+
+def test_posterior_median_is_the_median_of_the_same_samples():
+    x_obs, missing = CASES[0]
+    x = x_obs.float().repeat(7, 1)
+    mask = torch.zeros(7, 4, dtype=torch.bool)
+    mask[:, missing] = True
+    kwargs = dict(num_samples=6, resample_repeats=2, batch_size=6 * 7)
+    sigmas = karras_sigmas(10)
+    mean = posterior_mean(
+        gaussian_denoiser, x, mask, sigmas, generator=torch.Generator().manual_seed(3), **kwargs
+    )
+    median = posterior_mean(
+        gaussian_denoiser,
+        x,
+        mask,
+        sigmas,
+        generator=torch.Generator().manual_seed(3),
+        aggregate="median",
+        **kwargs,
+    )
+    # the very samples posterior_mean drew: one chunk of 6 x 7 rows, same generator
+    samples = conditional_sample(
+        gaussian_denoiser,
+        x.repeat(6, 1),
+        mask.repeat(6, 1),
+        sigmas,
+        resample_repeats=2,
+        generator=torch.Generator().manual_seed(3),
+    ).reshape(6, 7, 4)
+    torch.testing.assert_close(mean, torch.where(mask, samples.mean(0), x))
+    expected = torch.where(mask, samples.quantile(0.5, dim=0), x)
+    torch.testing.assert_close(median, expected)
+    assert not torch.allclose(median[mask], mean[mask])  # a different estimate
+    with pytest.raises(ValueError, match="aggregate"):
+        posterior_mean(gaussian_denoiser, x, mask, sigmas, num_samples=2, aggregate="mode")

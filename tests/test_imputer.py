@@ -221,6 +221,7 @@ def test_paper_preset_has_every_paper_value():
     assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)
     assert s.resample_sigma_max == math.inf  # every level but the last is repeated
     assert s.solver == "heun" and s.clip_denoised is False
+    assert s.aggregate == "mean"  # the posterior mean (EAP), Sec. 4.2
     assert t.train_precision == "fp32" and s.sample_precision == "fp32"
     assert p.em.n_em_iter == 10 and p.em.init == "mean"
 
@@ -232,9 +233,12 @@ def test_presets_differ_only_in_numbers():
 
 
 def test_overrides_reach_the_settings():
-    imp = DiffPuterImputer(preset="paper", num_steps=7, lr=0.01, warm_start=True)
+    imp = DiffPuterImputer(
+        preset="paper", num_steps=7, lr=0.01, warm_start=True, aggregate="median"
+    )
     p = imp._resolve_preset()
     assert p.sampler.num_steps == 7 and p.train.lr == 0.01 and p.train.warm_start
+    assert p.sampler.aggregate == "median"
     assert p.model.hidden_dim == 1024  # untouched
 
 

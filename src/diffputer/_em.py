@@ -201,6 +201,7 @@ def e_step(
         batch_size=config.eval_batch_size,
         device=device,
         callback=callback,
+        aggregate=config.aggregate,
     )
     bad = ~torch.isfinite(out)
     if bool(bad.any()):  # never let a NaN reach an imputed cell

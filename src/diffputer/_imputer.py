@@ -38,6 +38,7 @@ OVERRIDES = (
     "patience",
     "warm_start",
     "rows_per_m_step",
+    "aggregate",
 )
 
 
@@ -119,6 +120,10 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Override the data each M-step sees: on ``n`` rows it trains
         ``ceil(rows_per_m_step / n)`` epochs, at most ``max_epochs`` (0: always
         ``max_epochs``, as the paper).
+    aggregate : {"mean", "median"}, default=None
+        Override how the N samples of a missing cell are combined: "mean" (the
+        paper's posterior mean, best for squared error) or "median" (best for
+        absolute error, e.g. on zero-inflated columns).
 
     Attributes
     ----------
@@ -177,6 +182,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "warm_start": ["boolean", None],
         "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
+        "aggregate": [StrOptions({"mean", "median"}), None],
     }
 
     def __init__(
@@ -198,6 +204,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         patience: int | None = None,
         warm_start: bool | None = None,
         rows_per_m_step: int | None = None,
+        aggregate: str | None = None,
     ):
         self.preset = preset
         self.random_state = random_state
@@ -215,6 +222,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.patience = patience
         self.warm_start = warm_start
         self.rows_per_m_step = rows_per_m_step
+        self.aggregate = aggregate
 
     # ------------------------------------------------------------------ helpers
     def _resolve_preset(self) -> Preset:

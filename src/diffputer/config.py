@@ -78,6 +78,9 @@ class SamplerConfig:
     solver: Literal["heun", "euler"] = "heun"
     clip_denoised: bool = False
     sample_precision: Literal["fp32", "bf16"] = "fp32"  # as train_precision, for sampling
+    # Not in the paper ("mean" reproduces it): combine the N samples of a cell by their
+    # "mean" (posterior mean) or "median" (posterior median, the MAE-optimal estimate).
+    aggregate: Literal["mean", "median"] = "mean"
     eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
 
 

@@ -171,8 +171,10 @@ def posterior_mean(
     batch_size: int = 16_384,
     device: torch.device | str | None = None,
     callback: Callable[[int], None] | None = None,
+    aggregate: str = "mean",
 ) -> torch.Tensor:
-    """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis.
+    """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
+    (or their median, with ``aggregate="median"``).
 
     Rows without a missing cell are returned as they are, without sampling. The other
     rows are processed in chunks of ``batch_size // num_samples`` rows, each chunk with
@@ -189,11 +191,17 @@ def posterior_mean(
         Where the denoiser runs (default: ``x_obs``'s device).
     callback : callable, optional
         Called with the number of rows finished after each chunk (progress bars).
+    aggregate : {"mean", "median"}
+        How the samples of a cell are combined: their mean (the paper: the posterior
+        mean, best for squared error) or their median (interpolated for an even count;
+        an estimate of the posterior median, best for absolute error).
 
     Returns
     -------
     Tensor of shape (n, D), on ``x_obs``'s device
     """
+    if aggregate not in ("mean", "median"):
+        raise ValueError(f"aggregate must be 'mean' or 'median'; got {aggregate!r}")
     device = x_obs.device if device is None else torch.device(device)
     out = x_obs.clone()
     rows = torch.nonzero(mask.any(dim=1)).flatten()
@@ -217,8 +225,12 @@ def posterior_mean(
             clip=clip,
             generator=generator,
         )
-        mean = samples.reshape(num_samples, len(idx), -1).mean(dim=0)
-        out[idx] = torch.where(mask[idx], mean.to(out.device), x_obs[idx])
+        samples = samples.reshape(num_samples, len(idx), -1)
+        if aggregate == "mean":
+            estimate = samples.mean(dim=0)
+        else:
+            estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+        out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
         if callback is not None:
             callback(len(idx))
     return out
