@@ -12,30 +12,19 @@ default preset on the same split, mask and seed. Prints JSON lines; asserts noth
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import pandas as pd
 from sklearn.preprocessing import QuantileTransformer
 
+from _cell import Cell, main
 from diffputer import DiffPuterImputer
-from diffputer.bench.datasets import load_dataset
-from diffputer.bench.masks import make_mask
-from diffputer.bench.metrics import ZScale, score_imputation
-from diffputer.bench.runner import BenchConfig, derive_rng, split_table
+from diffputer.bench.metrics import score_imputation
 
 
-def run(dataset: str, k: int, max_rows: int) -> None:
-    config = BenchConfig((dataset,), ("MCAR",), ("diffputer",), k + 1, 0.3, 0, max_rows)
-    table = split_table(load_dataset(dataset), config)
-    mask = make_mask("MCAR", table.truth, 0.3, derive_rng(0, "mask", dataset, "MCAR", k))
-    num, cat = list(table.dataset.numeric), list(table.dataset.categorical)
-    rows = {"in-sample": table.train_rows, "out-of-sample": table.test_rows}
-    truth = {s: table.truth.iloc[r].reset_index(drop=True) for s, r in rows.items()}
-    hidden = {s: mask[r] for s, r in rows.items()}
-    masked = {s: truth[s].mask(hidden[s]) for s in rows}
-    scale = ZScale.fit(masked["in-sample"], num)
+def run(cell: Cell) -> None:
+    num, cat, masked = cell.numeric, cell.categorical, cell.masked
     qt = QuantileTransformer(
         n_quantiles=min(1000, len(masked["in-sample"])),
         output_distribution="normal",
@@ -56,7 +45,7 @@ def run(dataset: str, k: int, max_rows: int) -> None:
         return out
 
     for variant in ("standardised (default)", "quantile-normal inputs"):
-        imp = DiffPuterImputer(random_state=k, categorical_columns=cat or None)
+        imp = DiffPuterImputer(random_state=cell.mask, categorical_columns=cat or None)
         t = time.perf_counter()
         quantile = variant.startswith("quantile")
         src = forward(masked["in-sample"]) if quantile else masked["in-sample"]
@@ -67,24 +56,12 @@ def run(dataset: str, k: int, max_rows: int) -> None:
         for setting, out in outs.items():
             if quantile:
                 out = back(out, masked[setting])
-            s = score_imputation(
-                truth[setting], out, hidden[setting], numeric=num, categorical=cat, scale=scale
-            )
-            line = dict(dataset=dataset, mask=k, variant=variant, setting=setting)
+            truth, hidden = cell.truth[setting], cell.hidden[setting]
+            s = score_imputation(truth, out, hidden, numeric=num, categorical=cat, scale=cell.scale)
+            line = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
             line |= dict(mae=s["mae"], rmse=s["rmse"], acc=s["acc"], seconds=round(seconds, 1))
             print(json.dumps(line), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", help="comma-separated")
-    parser.add_argument("--masks", type=int, default=1)
-    parser.add_argument("--max-rows", type=int, default=5000)
-    args = parser.parse_args()
-    for dataset in args.datasets.split(","):
-        for k in range(args.masks):
-            run(dataset, k, args.max_rows)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, run)

@@ -51,12 +51,18 @@ class EMResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _n_held_out(n: int, fraction: float) -> int:
+    """Rows :func:`_validation_split` holds out of ``n`` (0: none, training uses all)."""
+    n_val = int(round(n * fraction))
+    return n_val if fraction > 0 and 1 <= n_val < n else 0
+
+
 def _validation_split(
     n: int, fraction: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Row indices to train on and to hold out (``None`` when not holding out)."""
-    n_val = int(round(n * fraction))
-    if fraction <= 0 or n_val < 1 or n - n_val < 1:
+    n_val = _n_held_out(n, fraction)
+    if n_val == 0:
         return torch.arange(n), None
     perm = torch.randperm(n, generator=generator, device=generator.device).cpu()
     return perm[n_val:].sort().values, perm[:n_val].sort().values
@@ -269,8 +275,7 @@ def run_em(
         if net is None or not preset.train.warm_start:
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
-        n_val = int(round(len(z) * preset.train.validation_fraction))
-        n_train = len(z) - n_val if 0 < n_val < len(z) else len(z)  # as _validation_split
+        n_train = len(z) - _n_held_out(len(z), preset.train.validation_fraction)
         epochs = epoch_budget(preset.train, n_train)
         with progress_bar(progress, "epochs", epochs, f"M-step {k}") as cb:
             observed_only = k <= preset.train.observed_loss_iterations

@@ -54,15 +54,7 @@ class _DLVM(nn.Module):
     ) -> tuple[torch.Tensor, td.Distribution]:
         """``log p(x^o|z) + log p(z) - log q(z|x^o)`` for ``k`` draws: (k, n); and ``p(x|z)``."""
         out = self.encoder(x)
-        # validate_args=False: the arguments are valid by construction, and the checks
-        # doubled the cost of a training step
-        q = td.Independent(
-            td.Normal(
-                out[:, : self.d], nn.functional.softplus(out[:, self.d :]), validate_args=False
-            ),
-            1,
-            validate_args=False,
-        )
+        q = td.Independent(td.Normal(out[:, : self.d], nn.functional.softplus(out[:, self.d :])), 1)
         z = q.rsample((k,))  # (k, n, d)
         dec = self.decoder(z)
         p = self.p
@@ -70,14 +62,9 @@ class _DLVM(nn.Module):
             loc=dec[..., :p],
             scale=nn.functional.softplus(dec[..., p : 2 * p]) + 1e-3,
             df=nn.functional.softplus(dec[..., 2 * p :]) + 3.0,
-            validate_args=False,
         )
         log_px = (px.log_prob(x.expand(k, -1, -1)) * m).sum(-1)
-        prior = td.Independent(
-            td.Normal(torch.zeros_like(z), torch.ones_like(z), validate_args=False),
-            1,
-            validate_args=False,
-        )
+        prior = td.Independent(td.Normal(torch.zeros_like(z), torch.ones_like(z)), 1)
         return log_px + prior.log_prob(z) - q.log_prob(z), px
 
 

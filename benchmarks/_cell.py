@@ -1,0 +1,61 @@
+"""One benchmark cell for the experiment scripts: the runner's split and MCAR mask.
+
+``aggregate.py`` and ``quantile_inputs.py`` import this (they run as scripts, so this
+folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
+``diffputer bench``, and the same command line (datasets, ``--masks``, ``--max-rows``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from diffputer.bench.datasets import load_dataset
+from diffputer.bench.masks import make_mask
+from diffputer.bench.metrics import ZScale
+from diffputer.bench.runner import BenchConfig, derive_rng, split_table
+
+SETTINGS = ("in-sample", "out-of-sample")
+
+
+@dataclass
+class Cell:
+    """Per setting: the true rows, the hidden cells and the masked table to impute."""
+
+    dataset: str
+    mask: int
+    numeric: list
+    categorical: list
+    truth: dict[str, pd.DataFrame]
+    hidden: dict[str, object]
+    masked: dict[str, pd.DataFrame]
+    scale: ZScale
+
+
+def load_cell(dataset: str, k: int, max_rows: int) -> Cell:
+    """Dataset ``dataset``, MCAR 30% mask ``k``, as the runner builds it (seed 0)."""
+    config = BenchConfig((dataset,), ("MCAR",), ("diffputer",), k + 1, 0.3, 0, max_rows)
+    table = split_table(load_dataset(dataset), config)
+    mask = make_mask("MCAR", table.truth, 0.3, derive_rng(0, "mask", dataset, "MCAR", k))
+    rows = dict(zip(SETTINGS, (table.train_rows, table.test_rows), strict=True))
+    truth = {s: table.truth.iloc[r].reset_index(drop=True) for s, r in rows.items()}
+    hidden = {s: mask[r] for s, r in rows.items()}
+    masked = {s: truth[s].mask(hidden[s]) for s in rows}
+    num, cat = list(table.dataset.numeric), list(table.dataset.categorical)
+    scale = ZScale.fit(masked["in-sample"], num)
+    return Cell(dataset, k, num, cat, truth, hidden, masked, scale)
+
+
+def main(doc: str, run: Callable[[Cell], None]) -> None:
+    """Parse ``datasets [--masks N] [--max-rows R]`` and ``run`` every cell."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("datasets", help="comma-separated")
+    parser.add_argument("--masks", type=int, default=1)
+    parser.add_argument("--max-rows", type=int, default=5000)
+    args = parser.parse_args()
+    for dataset in args.datasets.split(","):
+        for k in range(args.masks):
+            run(load_cell(dataset, k, args.max_rows))
