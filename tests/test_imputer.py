@@ -224,6 +224,7 @@ def test_paper_preset_has_every_paper_value():
     assert s.aggregate == "mean"  # the posterior mean (EAP), Sec. 4.2
     assert t.train_precision == "fp32" and s.sample_precision == "fp32"
     assert p.em.n_em_iter == 10 and p.em.init == "mean"
+    assert p.encoding.numeric_transform == "standard"  # every column standardised
 
 
 def test_presets_differ_only_in_numbers():
@@ -234,11 +235,16 @@ def test_presets_differ_only_in_numbers():
 
 def test_overrides_reach_the_settings():
     imp = DiffPuterImputer(
-        preset="paper", num_steps=7, lr=0.01, warm_start=True, aggregate="median"
+        preset="paper",
+        num_steps=7,
+        lr=0.01,
+        warm_start=True,
+        aggregate="median",
+        numeric_transform="quantile",
     )
     p = imp._resolve_preset()
     assert p.sampler.num_steps == 7 and p.train.lr == 0.01 and p.train.warm_start
-    assert p.sampler.aggregate == "median"
+    assert p.sampler.aggregate == "median" and p.encoding.numeric_transform == "quantile"
     assert p.model.hidden_dim == 1024  # untouched
 
 

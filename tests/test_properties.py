@@ -98,13 +98,14 @@ def assert_valid_imputation(before: pd.DataFrame, after: pd.DataFrame) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(frame=mixed_tables())
-def test_fit_transform_and_transform_keep_every_invariant(frame):
-    imp = DiffPuterImputer(**PARAMS)
+@given(frame=mixed_tables(), transform=st.sampled_from(["standard", "quantile", "auto"]))
+def test_fit_transform_and_transform_keep_every_invariant(frame, transform):
+    params = {**PARAMS, "numeric_transform": transform}
+    imp = DiffPuterImputer(**params)
     out = imp.fit_transform(frame)
     assert_valid_imputation(frame, out)
     assert_valid_imputation(frame, imp.transform(frame))
-    again = DiffPuterImputer(**PARAMS).fit_transform(frame)
+    again = DiffPuterImputer(**params).fit_transform(frame)
     pd.testing.assert_frame_equal(out, again)  # same seed, same result
 
 

@@ -178,12 +178,14 @@ def test_duplicate_column_names_are_refused():
     ],
     ids=["1e30", "1e-30", "1e30_tiny_std", "1e300", "float64_limits"],
 )
-def test_extreme_magnitudes_impute_finite_values_in_range(make):
+@pytest.mark.parametrize("transform", ["standard", "quantile"])
+def test_extreme_magnitudes_impute_finite_values_in_range(make, transform):
     rng = np.random.default_rng(0)
     frame = _frame(n=40)
     frame["x"] = make(rng.normal(size=40))
     frame.loc[frame.index[::4], "x"] = np.nan
-    out = _fit_transform(frame)  # pytest turns any overflow RuntimeWarning into an error
+    # pytest turns any overflow RuntimeWarning into an error
+    out = _fit_transform(frame, numeric_transform=transform)
     values = out["x"].to_numpy()
     assert np.isfinite(values).all()
     lo, hi = frame["x"].min(), frame["x"].max()

@@ -6,6 +6,14 @@ encoded column is standardised with the mean and population std of its observed
 training cells, then multiplied by 0.5 so that observed data has std
 ``sigma_data = 0.5``. Missing cells start at 0 (the observed mean).
 
+Not in the paper (``numeric_transform="standard"`` reproduces it): a numeric column may
+first pass through a quantile-normal map (its empirical CDF, then the standard normal
+quantile function, as scikit-learn's ``QuantileTransformer(output_distribution=
+"normal")``), fitted on its observed training cells and stored with the encoder as its
+quantile knots. Decoding maps back through the same knots, so a value the model puts
+inside a point mass of the training data (the zeros of a zero-inflated column) decodes
+to exactly that value.
+
 Decoding writes imputed values into a copy of the input, only where cells were missing,
 so observed cells come back bit for bit and dtypes are kept. A non-finite value can never
 reach an imputed cell: such a cell falls back to the column's mean (or mode), with a
@@ -22,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
+from scipy.special import ndtr, ndtri
 
 from ._validation import check_some_observed, check_width, warn_if_mixed
 
@@ -34,6 +43,12 @@ SCALE = 0.5  # observed cells get std 0.5 = sigma_data
 Z_LIMIT = 1e6
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+NUMERIC_TRANSFORMS = ("standard", "quantile", "auto")
+
+# scikit-learn's QuantileTransformer: CDF values are kept within [1e-7, 1 - 1e-7] before
+# the normal quantile function, so the extremes map to about -5.2 and +5.2, not infinity.
+_CDF_BOUND = 1e-7 - np.spacing(1)
+_Z_BOUND = float(-ndtri(_CDF_BOUND))
 
 
 @dataclass
@@ -54,6 +69,10 @@ class ColumnInfo:
         the observed range ``[lo, hi]``.
     lo, hi : float or None
         Observed range of a numeric column.
+    quantiles : list of float or None
+        A numeric column passed through the quantile-normal map: the observed values at
+        evenly spaced CDF levels 0, 1/(m-1), ..., 1 (non-decreasing; ties mark point
+        masses). None: the column is only standardised (the paper).
     """
 
     name: Hashable
@@ -63,6 +82,58 @@ class ColumnInfo:
     integer: bool = False
     lo: float | None = None
     hi: float | None = None
+    quantiles: list[float] | None = None
+
+
+def _levels(n: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, n)
+
+
+def quantile_knots(values: np.ndarray, n_quantiles: int) -> np.ndarray:
+    """The knots of the quantile-normal map of ``values`` (finite, at least one).
+
+    As scikit-learn's ``QuantileTransformer.fit`` without subsampling: the values at
+    ``min(n_quantiles, len(values))`` evenly spaced CDF levels, made non-decreasing.
+    """
+    levels = _levels(max(min(n_quantiles, values.size), 2))
+    unit = _unit(values)  # a power of two: the scaling is exact, and nothing overflows
+    return np.maximum.accumulate(np.percentile(values / unit, levels * 100.0)) * unit
+
+
+def _unit(values: np.ndarray) -> float:
+    """A power of two within a factor 2 of the largest finite magnitude in ``values``."""
+    top = np.max(np.abs(values), initial=0.0, where=np.isfinite(values))
+    return float(np.ldexp(1.0, np.frexp(top)[1] - 1)) if top > 0 else 1.0
+
+
+def to_normal(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Raw values to standard-normal scores through ``knots`` (NaN stays NaN).
+
+    The CDF level of ``x`` is the average of the forward and backward interpolations,
+    so a value tied over several knots (a point mass) lands in the middle of its level
+    range, as in scikit-learn; values at or beyond the observed extremes map to
+    about -5.2 and +5.2.
+    """
+    levels = _levels(knots.size)
+    unit = _unit(knots)
+    x, knots = x / unit, knots / unit  # differences of knots near 1e308 would overflow
+    with np.errstate(invalid="ignore"):
+        u = 0.5 * (np.interp(x, knots, levels) - np.interp(-x, -knots[::-1], -levels[::-1]))
+        u = np.where(x <= knots[0], 0.0, np.where(x >= knots[-1], 1.0, u))
+    return np.clip(ndtri(np.clip(u, _CDF_BOUND, 1.0 - _CDF_BOUND)), -_Z_BOUND, _Z_BOUND)
+
+
+def from_normal(g: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Standard-normal scores back to raw values through ``knots`` (NaN stays NaN).
+
+    Scores at or beyond the forward map's extremes (about +-5.2) give the observed
+    extremes, as in scikit-learn.
+    """
+    u = ndtr(g)
+    with np.errstate(invalid="ignore"):
+        u = np.where(u < 1e-7, 0.0, np.where(u > 1.0 - 1e-7, 1.0, u))
+    unit = _unit(knots)
+    return np.interp(u, _levels(knots.size), knots / unit) * unit
 
 
 def _python_scalar(value: Any) -> Any:
@@ -154,10 +225,38 @@ class TableEncoder:
     categorical_columns : sequence of labels, optional
         Columns to treat as categorical whatever their dtype (e.g. integer codes).
         Other columns follow :func:`infer_kind`.
+    numeric_transform : {"standard", "quantile", "auto"}, default="standard"
+        "standard": numeric columns are only standardised (the paper). "quantile":
+        every numeric column with at least two distinct observed values first passes
+        through the quantile-normal map. "auto": only discrete columns with a point
+        mass: the most frequent observed value holds at least ``min_mode_share`` of
+        the observed cells, and there are at most ``max_distinct_share`` times as many
+        distinct values as observed cells (counts, ratings, zero-inflated amounts in
+        whole units; not continuous columns, where the inverse map's steep tails cost
+        more than it gains).
+    n_quantiles : int, default=1000
+        Knots of the quantile-normal map (fewer if the column has fewer observed cells).
+    min_mode_share, max_distinct_share : float, default=0.25, 0.05
+        The "auto" rule's thresholds.
     """
 
-    def __init__(self, categorical_columns: Sequence[Hashable] | None = None):
+    def __init__(
+        self,
+        categorical_columns: Sequence[Hashable] | None = None,
+        numeric_transform: str = "standard",
+        n_quantiles: int = 1000,
+        min_mode_share: float = 0.25,
+        max_distinct_share: float = 0.05,
+    ):
+        if numeric_transform not in NUMERIC_TRANSFORMS:
+            raise ValueError(
+                f"numeric_transform must be one of {NUMERIC_TRANSFORMS}; got {numeric_transform!r}"
+            )
         self.categorical_columns = categorical_columns
+        self.numeric_transform = numeric_transform
+        self.n_quantiles = n_quantiles
+        self.min_mode_share = min_mode_share
+        self.max_distinct_share = max_distinct_share
 
     # ------------------------------------------------------------------ fitting
     def fit(self, frame: pd.DataFrame) -> TableEncoder:
@@ -178,7 +277,7 @@ class TableEncoder:
             self.columns_.append(self._fit_column(name, series, kind))
         check_width(frame, self.columns_)
         raw, observed = self._raw(frame)
-        mean, std = _observed_stats(raw, observed)
+        mean, std = _observed_stats(self._forward(raw), observed)
         self.mean_ = mean
         self.std_ = np.where(std > 0, std, 1.0)  # a constant column must not divide by 0
         return self
@@ -192,7 +291,24 @@ class TableEncoder:
         lo = float(finite.min()) if finite.size else None
         hi = float(finite.max()) if finite.size else None
         integer = ptypes.is_integer_dtype(series.dtype)
-        return ColumnInfo(name, NUMERIC, 1, integer=integer, lo=lo, hi=hi)
+        knots = None
+        if self._wants_quantiles(finite):
+            knots = quantile_knots(finite, self.n_quantiles).tolist()
+        return ColumnInfo(name, NUMERIC, 1, integer=integer, lo=lo, hi=hi, quantiles=knots)
+
+    def _wants_quantiles(self, finite: np.ndarray) -> bool:
+        """Whether a numeric column with observed values ``finite`` gets the quantile map."""
+        if self.numeric_transform == "standard" or finite.size < 2:
+            return False
+        _, counts = np.unique(finite, return_counts=True)
+        if counts.size < 2:  # constant: nothing to map
+            return False
+        if self.numeric_transform == "quantile":
+            return True
+        return (
+            counts.max() >= self.min_mode_share * finite.size
+            and counts.size <= self.max_distinct_share * finite.size
+        )
 
     @property
     def n_encoded(self) -> int:
@@ -208,6 +324,30 @@ class TableEncoder:
         return out
 
     # ------------------------------------------------------------------ encoding
+    def _mapped(self) -> list[tuple[int, np.ndarray]]:
+        """(encoded column, knots) of every column that has the quantile-normal map."""
+        return [
+            (block.start, np.asarray(col.quantiles, dtype=np.float64))
+            for col, block in zip(self.columns_, self.blocks(), strict=True)
+            if col.quantiles is not None
+        ]
+
+    def _forward(self, raw: np.ndarray) -> np.ndarray:
+        """Raw encoded values to the values that get standardised (a copy if mapped)."""
+        mapped = self._mapped()
+        if not mapped:
+            return raw
+        out = np.array(raw, dtype=np.float64)
+        for j, knots in mapped:
+            out[:, j] = to_normal(out[:, j], knots)
+        return out
+
+    def _inverse(self, values: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_forward`, in place."""
+        for j, knots in self._mapped():
+            values[:, j] = from_normal(values[:, j], knots)
+        return values
+
     def _raw(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Unscaled encoded values (NaN where missing) and the observed mask."""
         n = len(frame)
@@ -245,6 +385,7 @@ class TableEncoder:
             True where the encoded cell is missing.
         """
         raw, observed = self._raw(frame)
+        raw = self._forward(raw)
         with np.errstate(over="ignore"):
             z = (raw - self.mean_) / self.std_
             overflow = np.isinf(z)
@@ -269,6 +410,8 @@ class TableEncoder:
             if col.kind == NUMERIC:
                 lo_raw[block] = col.lo if col.lo is not None else 0.0
                 hi_raw[block] = col.hi if col.hi is not None else 0.0
+        lo_raw = self._forward(lo_raw[None, :])[0]
+        hi_raw = self._forward(hi_raw[None, :])[0]
         with np.errstate(over="ignore", invalid="ignore"):
             lo = np.clip((lo_raw - self.mean_) / self.std_ * SCALE, -Z_LIMIT, Z_LIMIT)
             hi = np.clip((hi_raw - self.mean_) / self.std_ * SCALE, -Z_LIMIT, Z_LIMIT)
@@ -278,11 +421,13 @@ class TableEncoder:
     def unscale(self, z: np.ndarray) -> np.ndarray:
         """Back from the model's space to raw encoded values (float64; inf on overflow)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
+            values = np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
+        return self._inverse(np.atleast_2d(values)).reshape(np.shape(z))
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
-        """Raw encoded values in z units (the metrics' scale, without the 0.5)."""
-        return (raw - self.mean_) / self.std_
+        """Raw encoded values in the model's units without the 0.5 (the inverse of
+        :meth:`unscale` up to that factor)."""
+        return (self._forward(np.atleast_2d(raw)).reshape(np.shape(raw)) - self.mean_) / self.std_
 
     def decode_column(self, i: int, raw: np.ndarray) -> np.ndarray:
         """Values of input column ``i`` from raw encoded values (one per row)."""
@@ -317,7 +462,8 @@ class TableEncoder:
         if col.kind == NUMERIC:
             values = np.where(values == np.inf, col.hi, np.where(values == -np.inf, col.lo, values))
             bad = np.isnan(values)
-        rows[:, block] = np.where(bad, self.mean_[block], values)
+        fallback = self._inverse(self.mean_[None, :].copy())[0]  # raw value of z = 0
+        rows[:, block] = np.where(bad, fallback[block], values)
         return int(bad.any(axis=1).sum())
 
     def fill(self, frame: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
@@ -358,6 +504,10 @@ class TableEncoder:
     def to_dict(self) -> dict[str, Any]:
         return {
             "categorical_columns": list(self.categorical_columns or []),
+            "numeric_transform": self.numeric_transform,
+            "n_quantiles": self.n_quantiles,
+            "min_mode_share": self.min_mode_share,
+            "max_distinct_share": self.max_distinct_share,
             "columns": [asdict(c) for c in self.columns_],
             "mean": self.mean_.tolist(),
             "std": self.std_.tolist(),
@@ -365,8 +515,23 @@ class TableEncoder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableEncoder:
-        enc = cls(categorical_columns=data["categorical_columns"] or None)
+        enc = cls(
+            categorical_columns=data["categorical_columns"] or None,
+            numeric_transform=data.get("numeric_transform", "standard"),
+            n_quantiles=data.get("n_quantiles", 1000),
+            min_mode_share=data.get("min_mode_share", 0.25),
+            max_distinct_share=data.get("max_distinct_share", 0.05),
+        )
         enc.columns_ = [ColumnInfo(**c) for c in data["columns"]]
+        for col in enc.columns_:
+            knots = col.quantiles
+            if knots is not None and (
+                col.kind != NUMERIC
+                or len(knots) < 2
+                or not np.all(np.isfinite(knots))
+                or np.any(np.diff(knots) < 0)
+            ):
+                raise ValueError(f"column {col.name!r}: invalid quantile knots")
         enc.mean_ = np.asarray(data["mean"], dtype=np.float64)
         enc.std_ = np.asarray(data["std"], dtype=np.float64)
         if enc.mean_.shape != (enc.n_encoded,) or enc.std_.shape != (enc.n_encoded,):

@@ -79,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="override a setting of the preset, e.g. --set n_em_iter=5 --set lr=1e-3 "
         "(repeatable; KEY is one of DiffPuterImputer's setting parameters: n_em_iter, "
         "num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size, lr, "
-        "patience, warm_start, rows_per_m_step, aggregate)",
+        "patience, warm_start, rows_per_m_step, aggregate, numeric_transform)",
     )
     imp.add_argument(
         "--checkpoint-dir",
@@ -154,7 +154,8 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
                 f"--set expects KEY=VALUE with KEY one of {', '.join(OVERRIDES)}; got {pair!r}"
             )
         # word-valued settings go through as text; the imputer checks them
-        settings[key] = value.strip() if key in ("aggregate",) else _parse_value(value)
+        words = ("aggregate", "numeric_transform")
+        settings[key] = value.strip() if key in words else _parse_value(value)
     return settings
 
 

@@ -16,12 +16,28 @@ __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
     "EMConfig",
+    "EncodingConfig",
     "ModelConfig",
     "Preset",
     "SamplerConfig",
     "TrainConfig",
     "get_preset",
 ]
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    """How numeric columns enter the model (ALGORITHM.md "Encoding")."""
+
+    # Not in the paper ("standard" reproduces it: standardise every column). "quantile":
+    # every numeric column first goes through a quantile-normal map fitted on its
+    # observed cells; "auto": only discrete columns with a point mass (the most frequent
+    # value holds >= min_mode_share of the observed cells, and there are at most
+    # max_distinct_share times as many distinct values as observed cells).
+    numeric_transform: Literal["standard", "quantile", "auto"] = "standard"
+    n_quantiles: int = 1000  # scikit-learn's QuantileTransformer default
+    min_mode_share: float = 0.25
+    max_distinct_share: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,7 @@ class Preset:
     """A named bundle of the four configs."""
 
     name: str
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -128,6 +145,7 @@ class Preset:
     def from_dict(cls, data: dict[str, Any]) -> Preset:
         return cls(
             name=data["name"],
+            encoding=EncodingConfig(**data.get("encoding", {})),  # absent before 0.x
             model=ModelConfig(**data["model"]),
             train=TrainConfig(**data["train"]),
             sampler=SamplerConfig(**data["sampler"]),
@@ -135,7 +153,13 @@ class Preset:
         )
 
 
-_GROUPS = {"model": ModelConfig, "train": TrainConfig, "sampler": SamplerConfig, "em": EMConfig}
+_GROUPS = {
+    "encoding": EncodingConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "sampler": SamplerConfig,
+    "em": EMConfig,
+}
 _FIELD_GROUP = {f.name: group for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)}
 # overrides are routed by name alone, so a name may live in one config only
 assert len(_FIELD_GROUP) == sum(len(dataclasses.fields(c)) for c in _GROUPS.values())
@@ -147,9 +171,12 @@ PAPER = Preset(name="paper")
 #: network trained warm across EM iterations, an observed-cell loss in the first
 #: M-step, a training budget of about 1.05 M rows per M-step (300 epochs on 3,500 rows,
 #: 74 on 14,303), and an E-step that spends its RePaint repeats where they matter
-#: (levels with sigma <= 1) with Euler steps. Measured in docs/performance.md.
+#: (levels with sigma <= 1) with Euler steps. Discrete numeric columns with a point mass
+#: (counts, zero-inflated whole amounts) pass through a quantile-normal map. Measured in
+#: docs/performance.md.
 FAST = Preset(
     name="fast",
+    encoding=EncodingConfig(numeric_transform="auto"),
     model=ModelConfig(hidden_dim=128),
     train=TrainConfig(
         lr=1e-3,
