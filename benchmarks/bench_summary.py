@@ -46,10 +46,12 @@ def summary(
     ]
     ref = reference[(reference["mechanism"] == mechanism) & (reference["metric"] == metric)]
     for (dataset, setting), rows in means.groupby(level=["dataset", "setting"]):
-        rows = rows.droplevel(["dataset", "setting"])["mean"]
+        rows = rows.droplevel(["dataset", "setting"])
+        complete = rows.loc[rows["count"] == rows["count"].max(), "mean"]  # all masks run
+        rows = rows["mean"]
         if "diffputer" not in rows:
             continue
-        best = rows.idxmax() if higher_is_better else rows.idxmin()
+        best = complete.idxmax() if higher_is_better else complete.idxmin()
         ours = rows["diffputer"]
         gap = (ours / rows[best] - 1) * 100 if best != "diffputer" else 0.0
 
@@ -90,7 +92,7 @@ def matrix(results: pd.DataFrame, mechanism: str, metric: str, setting: str) -> 
     """Every method (rows) on every dataset (columns): mean over masks, best in bold.
 
     A method with fewer masks than the most any method has on that dataset is marked
-    with its count, e.g. ``0.338 (1/3)``.
+    with its count, e.g. ``0.338 (1/3)``, and is never the one in bold.
     """
     ok = results[
         (results["status"] == "ok")
@@ -104,7 +106,8 @@ def matrix(results: pd.DataFrame, mechanism: str, metric: str, setting: str) -> 
     means, counts = stats["mean"].unstack("dataset"), stats["count"].unstack("dataset")
     datasets = list(means.columns)
     full = counts.max()
-    best = means.idxmax() if metric == "acc" else means.idxmin()
+    complete = means.where(counts.eq(full, axis=1))  # only methods run on every mask
+    best = complete.idxmax() if metric == "acc" else complete.idxmin()
     # methods on the most datasets first, then by their mean over those datasets
     sign = -1 if metric == "acc" else 1
     keys = pd.DataFrame({"n": -means.notna().sum(axis=1), "mean": sign * means.mean(axis=1)})
@@ -143,7 +146,8 @@ def document(results: pd.DataFrame, reference: pd.DataFrame) -> str:
             parts += [
                 f"## {mechanism} 30%: {what}, DiffPuter against the best method",
                 "",
-                f"Datasets: {names}. Mean over masks. 'DiffPuter vs best': how much "
+                f"Datasets: {names}. Mean over masks; the best method is chosen among those "
+                "run on every mask. 'DiffPuter vs best': how much "
                 + ("lower our accuracy is" if metric == "acc" else "higher our error is")
                 + " than the best method's. Paper columns: the paper's full-data numbers "
                 "(REFERENCE-RESULTS.md) where it reports them.",
