@@ -8,7 +8,7 @@ folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,13 +49,27 @@ def load_cell(dataset: str, k: int, max_rows: int) -> Cell:
     return Cell(dataset, k, num, cat, truth, hidden, masked, scale)
 
 
-def main(doc: str, run: Callable[[Cell], None]) -> None:
-    """Parse ``datasets [--masks N] [--max-rows R]`` and ``run`` every cell."""
+def parse(doc: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None):
+    """Parse ``datasets [--masks N] [--first-mask K] [--max-rows R]``, plus what
+    ``add_arguments`` adds to the parser."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("datasets", help="comma-separated")
     parser.add_argument("--masks", type=int, default=1)
+    parser.add_argument("--first-mask", type=int, default=0)
     parser.add_argument("--max-rows", type=int, default=5000)
-    args = parser.parse_args()
+    if add_arguments is not None:
+        add_arguments(parser)
+    return parser.parse_args()
+
+
+def cells(args: argparse.Namespace) -> Iterator[Cell]:
+    """Every cell the parsed command line names: each dataset, masks in order."""
     for dataset in args.datasets.split(","):
-        for k in range(args.masks):
-            run(load_cell(dataset, k, args.max_rows))
+        for k in range(args.first_mask, args.first_mask + args.masks):
+            yield load_cell(dataset, k, args.max_rows)
+
+
+def main(doc: str, run: Callable[[Cell], None]) -> None:
+    """Parse the command line and ``run`` every cell."""
+    for cell in cells(parse(doc)):
+        run(cell)

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 import numpy as np
 
-from _cell import load_cell
+from _cell import cells, parse
 from diffputer import DiffPuterImputer
 from diffputer.bench.metrics import score_imputation
 
@@ -66,21 +65,12 @@ def run(cell, variants: list[str], per_column: bool) -> None:
                     print(json.dumps(head | col), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", help="comma-separated")
-    parser.add_argument("--masks", type=int, default=1)
-    parser.add_argument("--first-mask", type=int, default=0)
-    parser.add_argument("--max-rows", type=int, default=5000)
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", default="standard,auto,quantile")
     parser.add_argument("--per-column", action="store_true")
-    args = parser.parse_args()
-    variants = args.variants.split(",")
-    for k in range(args.first_mask, args.first_mask + args.masks):
-        for dataset in args.datasets.split(","):
-            run(load_cell(dataset, k, args.max_rows), variants, args.per_column)
-            sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    main()
+    args = parse(__doc__, _add_arguments)
+    for cell in cells(args):
+        run(cell, args.variants.split(","), args.per_column)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from pandas.api import types as ptypes
 from scipy.special import ndtr, ndtri
 
 from ._validation import check_some_observed, check_width, warn_if_mixed
+from .config import EncodingConfig
 
 __all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
 
@@ -44,6 +45,9 @@ Z_LIMIT = 1e6
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 NUMERIC_TRANSFORMS = ("standard", "quantile", "auto")
+# the encoder's settings are EncodingConfig's fields, with its defaults
+_DEFAULTS = EncodingConfig()
+_SETTINGS = tuple(f.name for f in fields(EncodingConfig))
 
 # scikit-learn's QuantileTransformer: CDF values are kept within [1e-7, 1 - 1e-7] before
 # the normal quantile function, so the extremes map to about -5.2 and +5.2, not infinity.
@@ -243,10 +247,10 @@ class TableEncoder:
     def __init__(
         self,
         categorical_columns: Sequence[Hashable] | None = None,
-        numeric_transform: str = "standard",
-        n_quantiles: int = 1000,
-        min_mode_share: float = 0.25,
-        max_distinct_share: float = 0.05,
+        numeric_transform: str = _DEFAULTS.numeric_transform,
+        n_quantiles: int = _DEFAULTS.n_quantiles,
+        min_mode_share: float = _DEFAULTS.min_mode_share,
+        max_distinct_share: float = _DEFAULTS.max_distinct_share,
     ):
         if numeric_transform not in NUMERIC_TRANSFORMS:
             raise ValueError(
@@ -504,10 +508,7 @@ class TableEncoder:
     def to_dict(self) -> dict[str, Any]:
         return {
             "categorical_columns": list(self.categorical_columns or []),
-            "numeric_transform": self.numeric_transform,
-            "n_quantiles": self.n_quantiles,
-            "min_mode_share": self.min_mode_share,
-            "max_distinct_share": self.max_distinct_share,
+            **{name: getattr(self, name) for name in _SETTINGS},
             "columns": [asdict(c) for c in self.columns_],
             "mean": self.mean_.tolist(),
             "std": self.std_.tolist(),
@@ -515,13 +516,8 @@ class TableEncoder:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TableEncoder:
-        enc = cls(
-            categorical_columns=data["categorical_columns"] or None,
-            numeric_transform=data.get("numeric_transform", "standard"),
-            n_quantiles=data.get("n_quantiles", 1000),
-            min_mode_share=data.get("min_mode_share", 0.25),
-            max_distinct_share=data.get("max_distinct_share", 0.05),
-        )
+        settings = {name: data[name] for name in _SETTINGS if name in data}  # older files: none
+        enc = cls(categorical_columns=data["categorical_columns"] or None, **settings)
         enc.columns_ = [ColumnInfo(**c) for c in data["columns"]]
         for col in enc.columns_:
             knots = col.quantiles

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from numbers import Integral, Real
 from pathlib import Path
@@ -18,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._checkpoint import EMCheckpoint, fingerprint
 from ._em import EMResult, e_step, run_em
-from ._encoding import TableEncoder
+from ._encoding import NUMERIC_TRANSFORMS, TableEncoder
 from ._progress import Progress, progress_bar
 from ._validation import check_table
 from .config import DEFAULT_PRESET, PRESETS, Preset, get_preset
@@ -191,7 +192,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "warm_start": ["boolean", None],
         "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
         "aggregate": [StrOptions({"mean", "median"}), None],
-        "numeric_transform": [StrOptions({"standard", "quantile", "auto"}), None],
+        "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS)), None],
     }
 
     def __init__(
@@ -302,14 +303,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         frame, array_dtype = self._check_input(X, reset=True)
         preset = self._resolve_preset()
         device = resolve_device(self.device)
-        encoding = preset.encoding
-        encoder = TableEncoder(
-            self.categorical_columns,
-            numeric_transform=encoding.numeric_transform,
-            n_quantiles=encoding.n_quantiles,
-            min_mode_share=encoding.min_mode_share,
-            max_distinct_share=encoding.max_distinct_share,
-        ).fit(frame)
+        encoding = dataclasses.asdict(preset.encoding)
+        encoder = TableEncoder(self.categorical_columns, **encoding).fit(frame)
         z, mask = encoder.transform(frame)
         fit_seed, _ = self._seeds()
         generator = torch.Generator(device=device).manual_seed(fit_seed)

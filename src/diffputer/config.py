@@ -145,7 +145,8 @@ class Preset:
     def from_dict(cls, data: dict[str, Any]) -> Preset:
         return cls(
             name=data["name"],
-            encoding=EncodingConfig(**data.get("encoding", {})),  # absent before 0.x
+            # files saved before the encoding settings existed have none: the defaults
+            encoding=EncodingConfig(**data.get("encoding", {})),
             model=ModelConfig(**data["model"]),
             train=TrainConfig(**data["train"]),
             sampler=SamplerConfig(**data["sampler"]),
