@@ -1,6 +1,6 @@
 """One benchmark cell for the experiment scripts: the runner's split and MCAR mask.
 
-``aggregate.py`` and ``numeric_transform.py`` import this (they run as scripts, so this
+``aggregate.py`` and ``paired.py`` import this (they run as scripts, so this
 folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
 ``diffputer bench``, and the same command line (datasets, ``--masks``, ``--max-rows``).
 """

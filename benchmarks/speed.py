@@ -35,6 +35,7 @@ import time
 import torch
 
 from diffputer import DiffPuterImputer
+from diffputer._em import autocast_dtype
 from diffputer.bench.baselines import make
 from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
@@ -155,6 +156,7 @@ def memory_check(preset: str, n_rows: int, n_cols: int, device: str) -> dict:
 import resource, time, json
 import numpy as np, pandas as pd
 from diffputer import DiffPuterImputer
+from diffputer._em import autocast_dtype
 rng = np.random.default_rng(0)
 columns = [f"c{{i}}" for i in range({n_cols})]
 small = pd.DataFrame(rng.normal(size=(2000, {n_cols})), columns=columns)
@@ -204,9 +206,13 @@ def main(argv=None) -> int:
         "torch": torch.__version__,
         "device": device,
         "matmul_peak_gflops": peak / 1e9,
+        # whether bf16 sampling runs natively here (it falls back to fp32 otherwise)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bf16": str(autocast_dtype("bf16", torch.device(device))),
         "runs": [],
     }
     print(f"# {report['machine']}; torch {torch.__version__}; device {device}")
+    print(f"# CPU capability {report['cpu_capability']}; bf16 autocast: {report['bf16']}")
     print(f"# fp32 matmul peak (2048^2, same run): {peak / 1e9:.0f} GFLOP/s")
 
     overrides = {}

@@ -149,13 +149,14 @@ def test_set_overrides_reach_the_model(table, tmp_path):
     src, model = _write(table, tmp_path), tmp_path / "m.dpt"
     args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--save-model", str(model)]
     sets = ["--set", "n_em_iter=2", "--set=lr=2e-3", "--set", "warm_start=false"]
+    sets += ["--set", "ema_decay=0"]
     words = ["--set", "aggregate=median", "--set", "numeric_transform=standard"]
     assert main([*args, *sets, *words]) == 0
     from diffputer import DiffPuterImputer
 
     preset = DiffPuterImputer.load(model).preset_
     assert preset.em.n_em_iter == 2 and preset.train.lr == 2e-3 and not preset.train.warm_start
-    assert preset.sampler.aggregate == "median"
+    assert preset.sampler.aggregate == "median" and preset.train.ema_decay == 0.0
     assert preset.encoding.numeric_transform == "standard"  # the fast preset's is "auto"
 
 
@@ -168,6 +169,7 @@ def test_set_overrides_reach_the_model(table, tmp_path):
         ("n_em_iter=0", "n_em_iter"),
         ("aggregate=mode", "aggregate"),
         ("numeric_transform=log", "numeric_transform"),
+        ("ema_decay=1", "ema_decay"),
     ],
 )
 def test_bad_set_is_one_line(table, tmp_path, capsys, setting, fragment):

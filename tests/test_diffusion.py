@@ -87,6 +87,28 @@ def test_training_lowers_the_loss_and_keeps_best_weights():
     assert result.best_loss == min(calls)
 
 
+def test_training_with_ema_leaves_the_moving_average_of_the_weights():
+    """Two steps: the average starts at the initial weights, decays min(d, (1+t)/(10+t))."""
+    data = torch.randn(64, 3, generator=torch.Generator().manual_seed(0)) * 0.5
+
+    def run(ema_decay: float, max_epochs: int) -> dict:
+        torch.manual_seed(0)
+        net = build_denoiser(3, 16)
+        kwargs = dict(loss=EDMLoss(), lr=1e-2, batch_size=64, patience=100)
+        g = torch.Generator().manual_seed(1)
+        train_denoiser(net, data, max_epochs=max_epochs, ema_decay=ema_decay, generator=g, **kwargs)
+        return {k: v.clone() for k, v in net.named_parameters()}
+
+    # a negligible decay leaves the last step's weights (not the best epoch's)
+    w0, w1, w2 = run(1e-12, 0), run(1e-12, 1), run(1e-12, 2)
+    ema = run(0.9, 2)
+    d1, d2 = 2 / 11, 3 / 12  # both below 0.9: the warm-up decays
+    for k in w0:
+        expected = d2 * (d1 * w0[k] + (1 - d1) * w1[k]) + (1 - d2) * w2[k]
+        torch.testing.assert_close(ema[k], expected)
+    assert any(not torch.allclose(ema[k], w2[k]) for k in w0)
+
+
 def test_training_stops_on_non_finite_loss_and_keeps_finite_weights():
     g = torch.Generator().manual_seed(0)
     data = torch.randn(64, 3, generator=g)

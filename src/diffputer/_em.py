@@ -137,6 +137,7 @@ def m_step(
         loss=loss,
         weight=weight,
         autocast_dtype=autocast_dtype(config.train_precision, z.device),
+        ema_decay=config.ema_decay,
         lr=config.lr,
         batch_size=config.batch_size,
         max_epochs=epoch_budget(config, len(train_rows)),

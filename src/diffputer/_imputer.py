@@ -39,6 +39,7 @@ OVERRIDES = (
     "patience",
     "warm_start",
     "rows_per_m_step",
+    "ema_decay",
     "aggregate",
     "numeric_transform",
 )
@@ -122,6 +123,11 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Override the data each M-step sees: on ``n`` rows it trains
         ``ceil(rows_per_m_step / n)`` epochs, at most ``max_epochs`` (0: always
         ``max_epochs``, as the paper).
+    ema_decay : float in [0, 1), default=None
+        Override what an M-step leaves behind: 0 keeps the weights of the epoch with
+        the lowest training loss (the paper); a decay in (0, 1) an exponential moving
+        average of the weights over the M-step's steps (decay
+        ``min(ema_decay, (1 + t) / (10 + t))`` at step t).
     aggregate : {"mean", "median"}, default=None
         Override how the N samples of a missing cell are combined: "mean" (the
         paper's posterior mean, best for squared error) or "median" (best for
@@ -191,6 +197,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "warm_start": ["boolean", None],
         "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
+        "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "aggregate": [StrOptions({"mean", "median"}), None],
         "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS)), None],
     }
@@ -214,6 +221,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         patience: int | None = None,
         warm_start: bool | None = None,
         rows_per_m_step: int | None = None,
+        ema_decay: float | None = None,
         aggregate: str | None = None,
         numeric_transform: str | None = None,
     ):
@@ -233,6 +241,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.patience = patience
         self.warm_start = warm_start
         self.rows_per_m_step = rows_per_m_step
+        self.ema_decay = ema_decay
         self.aggregate = aggregate
         self.numeric_transform = numeric_transform
 

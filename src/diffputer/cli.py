@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._imputer import OVERRIDES
 from ._version import __version__
 
 __all__ = ["main"]
@@ -77,9 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a setting of the preset, e.g. --set n_em_iter=5 --set lr=1e-3 "
-        "(repeatable; KEY is one of DiffPuterImputer's setting parameters: n_em_iter, "
-        "num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size, lr, "
-        "patience, warm_start, rows_per_m_step, aggregate, numeric_transform)",
+        "(repeatable; KEY is one of DiffPuterImputer's setting parameters: "
+        f"{', '.join(OVERRIDES)})",
     )
     imp.add_argument(
         "--checkpoint-dir",
@@ -143,8 +143,6 @@ def _parse_value(text: str) -> Any:
 
 def _parse_settings(pairs: list[str]) -> dict[str, Any]:
     """``["n_em_iter=5", "lr=1e-3"]`` -> constructor overrides, checked by name."""
-    from ._imputer import OVERRIDES
-
     settings = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -154,9 +152,18 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
                 f"--set expects KEY=VALUE with KEY one of {', '.join(OVERRIDES)}; got {pair!r}"
             )
         # word-valued settings go through as text; the imputer checks them
-        words = ("aggregate", "numeric_transform")
-        settings[key] = value.strip() if key in words else _parse_value(value)
+        settings[key] = value.strip() if key in _word_settings() else _parse_value(value)
     return settings
+
+
+def _word_settings() -> set[str]:
+    """Settings whose values are words: those the estimator constrains to a set of strings."""
+    from sklearn.utils._param_validation import StrOptions
+
+    from ._imputer import DiffPuterImputer
+
+    constraints = DiffPuterImputer._parameter_constraints
+    return {k for k in OVERRIDES if any(isinstance(c, StrOptions) for c in constraints[k])}
 
 
 def _check_model_options(args: argparse.Namespace) -> None:

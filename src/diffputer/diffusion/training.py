@@ -2,8 +2,10 @@
 
 Adam, mini-batches over shuffled rows, ``ReduceLROnPlateau`` on the monitored loss,
 early stopping after ``patience`` epochs without improvement, and the best weights
-kept. The monitored loss is either the epoch training loss (the paper) or the EDM
-loss of held-out rows on a fixed noise draw (less noisy, so it stops more reliably).
+kept (or, with ``ema_decay``, an exponential moving average of the weights over the
+steps, as diffusion models are usually sampled). The monitored loss is either the
+epoch training loss (the paper) or the EDM loss of held-out rows on a fixed noise draw
+(less noisy, so it stops more reliably).
 
 A non-finite loss never reaches the weights: training stops, the best weights so far
 are restored, and the result says why.
@@ -88,9 +90,10 @@ def train_denoiser(
     val_weight: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
+    ema_decay: float = 0.0,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> TrainResult:
-    """Fit ``net`` to ``data`` with the EDM loss; leave the best weights in ``net``.
+    """Fit ``net`` to ``data`` with the EDM loss; leave the best (or averaged) weights in it.
 
     Parameters
     ----------
@@ -112,6 +115,12 @@ def train_denoiser(
     autocast_dtype : torch.dtype, optional
         Run the network's matrix products in this dtype (``torch.bfloat16``) under
         ``torch.autocast``; weights, optimiser and loss stay float32.
+    ema_decay : float
+        0: keep the weights of the best monitored epoch (the paper). In (0, 1): keep an
+        exponential moving average of the weights over the steps (decay
+        ``min(ema_decay, (1 + t) / (10 + t))`` at step t, so early steps do not anchor
+        it) and leave that in ``net`` at the end; the monitored loss then only decides
+        early stopping.
     callback : callable, optional
         ``callback(epoch, train_loss, monitored_loss)`` after every epoch.
     """
@@ -135,6 +144,9 @@ def train_denoiser(
     train_loss = math.nan
     epoch = 0
     diverged = False
+    params = [p for p in net.parameters() if p.requires_grad]
+    ema = [p.detach().clone() for p in params] if ema_decay > 0 else None
+    steps = 0
     for epoch in range(1, max_epochs + 1):
         net.train()
         total, count = 0.0, 0
@@ -150,6 +162,12 @@ def train_denoiser(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
+            if ema is not None:
+                steps += 1
+                decay = min(ema_decay, (1 + steps) / (10 + steps))
+                with torch.no_grad():
+                    for average, param in zip(ema, params, strict=True):
+                        average.lerp_(param, 1.0 - decay)
             total += batch_loss.item() * len(idx)
             count += len(idx)
         if diverged:
@@ -173,7 +191,12 @@ def train_denoiser(
             stale += 1
             if stale >= patience:
                 break
-    net.load_state_dict(best_state)
+    if ema is not None and not diverged and steps > 0:
+        with torch.no_grad():
+            for param, average in zip(params, ema, strict=True):
+                param.copy_(average)
+    else:
+        net.load_state_dict(best_state)
     if diverged and val_noise is None and math.isfinite(best_loss):
         rows = data[: min(n, batch_size)]
         check_noise = fixed_noise(len(rows), data.shape[1], loss, generator, data.device)

@@ -1,20 +1,24 @@
-"""Standardised against quantile-normal numeric columns, paired on the same seed.
+"""Variants of the default preset compared paired: same split, mask and seed.
 
 For each dataset and mask (the benchmark runner's 5,000-row split and MCAR 30% mask),
-fits the default preset once per ``numeric_transform`` variant ("standard": the
-paper's encoding; "quantile": every numeric column through the quantile-normal map;
-"auto": only columns with a point mass), all with the same ``random_state``, and scores
-the in-sample and out-of-sample imputations in the usual z units. Prints one JSON line
-per variant and setting, and with ``--per-column`` one per numeric column as well
-(summed absolute and squared z errors, so any subset of columns can be pooled later).
-Asserts nothing.
+fits the default preset once per variant, all with the same ``random_state``, and
+scores the in-sample and out-of-sample imputations in the usual z units. A variant is
+a set of preset settings, ``key=value`` pairs joined by ``,`` (any field of
+``diffputer.config``'s configs; values are read as Python literals, else words);
+variants are separated by ``;`` and an empty one is the preset as it is. The runner
+seeds each method from its spec string, so its A/B comparisons are unpaired; this
+script is the paired tool. Prints one JSON line per variant and setting, and with
+``--per-column`` one per numeric column as well (summed absolute and squared z errors,
+so any subset of columns can be pooled later). Asserts nothing.
 
-    python benchmarks/numeric_transform.py adult,default --masks 3 --variants standard,auto
+    python benchmarks/paired.py adult,default --masks 3 --variants "numeric_transform=standard;"
+    python benchmarks/paired.py california --variants "feedback=mean;feedback=samples"
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import time
 
@@ -23,6 +27,7 @@ import numpy as np
 from _cell import cells, parse
 from diffputer import DiffPuterImputer
 from diffputer.bench.metrics import score_imputation
+from diffputer.config import get_preset
 
 
 def _column_lines(cell, setting, out, encoder) -> list[dict]:
@@ -44,12 +49,27 @@ def _column_lines(cell, setting, out, encoder) -> list[dict]:
     return lines
 
 
-def run(cell, variants: list[str], per_column: bool) -> None:
+def settings(variant: str) -> dict:
+    """``"a=1,b=word"`` as ``{"a": 1, "b": "word"}``."""
+    out = {}
+    for pair in filter(None, variant.split(",")):
+        key, _, value = pair.partition("=")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
     num, cat = cell.numeric, cell.categorical
     for variant in variants:
         imp = DiffPuterImputer(
-            random_state=cell.mask, categorical_columns=cat or None, numeric_transform=variant
+            preset=preset, random_state=cell.mask, categorical_columns=cat or None
         )
+        # any preset setting, not only the estimator's constructor overrides
+        chosen = get_preset(preset).replace(**settings(variant))
+        imp._resolve_preset = lambda chosen=chosen: chosen
         t = time.perf_counter()
         outs = {"in-sample": imp.fit_transform(cell.masked["in-sample"])}
         outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])
@@ -66,11 +86,12 @@ def run(cell, variants: list[str], per_column: bool) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variants", default="standard,auto,quantile")
+    parser.add_argument("--variants", default=";", help="';'-separated, e.g. 'k=v,k2=v2;k=w'")
+    parser.add_argument("--preset", default="fast")
     parser.add_argument("--per-column", action="store_true")
 
 
 if __name__ == "__main__":
     args = parse(__doc__, _add_arguments)
     for cell in cells(args):
-        run(cell, args.variants.split(","), args.per_column)
+        run(cell, args.variants.split(";"), args.per_column, args.preset)
