@@ -12,7 +12,7 @@ script is the paired tool. Prints one JSON line per variant and setting, and wit
 so any subset of columns can be pooled later). Asserts nothing.
 
     python benchmarks/paired.py adult,default --masks 3 --variants "numeric_transform=standard;"
-    python benchmarks/paired.py california --variants "feedback=mean;feedback=samples"
+    python benchmarks/paired.py california,adult --variants "ema_decay=0;ema_decay=0.999"
 """
 
 from __future__ import annotations

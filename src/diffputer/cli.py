@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._imputer import OVERRIDES
+from sklearn.utils._param_validation import StrOptions
+
+from ._imputer import OVERRIDES, DiffPuterImputer
 from ._version import __version__
 
 __all__ = ["main"]
@@ -143,7 +145,7 @@ def _parse_value(text: str) -> Any:
 
 def _parse_settings(pairs: list[str]) -> dict[str, Any]:
     """``["n_em_iter=5", "lr=1e-3"]`` -> constructor overrides, checked by name."""
-    settings = {}
+    settings, words = {}, _word_settings()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
@@ -152,16 +154,12 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
                 f"--set expects KEY=VALUE with KEY one of {', '.join(OVERRIDES)}; got {pair!r}"
             )
         # word-valued settings go through as text; the imputer checks them
-        settings[key] = value.strip() if key in _word_settings() else _parse_value(value)
+        settings[key] = value.strip() if key in words else _parse_value(value)
     return settings
 
 
 def _word_settings() -> set[str]:
     """Settings whose values are words: those the estimator constrains to a set of strings."""
-    from sklearn.utils._param_validation import StrOptions
-
-    from ._imputer import DiffPuterImputer
-
     constraints = DiffPuterImputer._parameter_constraints
     return {k for k in OVERRIDES if any(isinstance(c, StrOptions) for c in constraints[k])}
 
@@ -183,7 +181,6 @@ def _check_model_options(args: argparse.Namespace) -> None:
 
 
 def _impute(args: argparse.Namespace) -> int:
-    from ._imputer import DiffPuterImputer
     from ._io import read_table, table_format, write_table
 
     src, dst = Path(args.input), Path(args.output)
