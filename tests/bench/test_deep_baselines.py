@@ -38,7 +38,7 @@ from diffputer.bench.baselines import (
 )
 from diffputer.bench.baselines._isolated import ENV_VARIABLE, WORKER, environment_problem
 from diffputer.bench.baselines._ot import pick_epsilon, sinkhorn_divergence
-from diffputer.bench.baselines._remasker import ReMaskerBaseline, _remask
+from diffputer.bench.baselines._remasker import ReMaskerBaseline, _MaskedAutoencoder, _remask
 from diffputer.bench.baselines._tdm import exact_ot
 from diffputer.bench.masks import mcar
 from diffputer.bench.metrics import ZScale, score_imputation
@@ -238,6 +238,40 @@ def test_remasking_keeps_a_fixed_share_of_observed_cells():
     assert not (visible & ~observed).any()  # a missing cell is never shown
     expected = torch.clamp(observed.sum(1), max=5)  # floor(10 * (1 - 0.5))
     assert torch.equal(visible.sum(1), expected)
+
+
+def _masked_full_sequence(model, u, visible):
+    """ReMasker's forward with every token kept and the hidden ones masked out of attention."""
+    h = model.embed(u.unsqueeze(-1)) + model.pos[:, 1:]
+    h = torch.cat([(model.cls_token + model.pos[:, :1]).expand(len(u), -1, -1), h], dim=1)
+    hidden = torch.cat([torch.zeros_like(visible[:, :1]), ~visible], dim=1)
+    for block in model.encoder:
+        h = block(h, src_key_padding_mask=hidden)
+    h = model.decoder_embed(model.norm(h))
+    h = torch.where(~hidden.unsqueeze(-1), h, model.mask_token) + model.pos
+    for block in model.decoder:
+        h = block(h)
+    return torch.tanh(model.head(model.decoder_norm(h))[:, 1:, 0]) / 2 + 0.5
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_remasker_encoder_sees_the_visible_cells_only(training):
+    g = torch.Generator().manual_seed(0)
+    model = _MaskedAutoencoder(7, dim=16, depth=2, dec_depth=1, heads=2, mlp=2.0).train(training)
+    u = torch.rand(40, 7, generator=g)
+    observed = torch.rand(40, 7, generator=g) > 0.3
+    observed[0] = False  # a row with nothing observed
+    observed[1] = True
+    for visible in [observed, _remask(observed, 0.5, g)]:  # imputation, training batch
+        with torch.no_grad():
+            got = model(u, visible)
+            # dropping the hidden tokens is masking them out of attention (as MAE)
+            assert torch.allclose(got, _masked_full_sequence(model, u, visible), atol=1e-5)
+            # so a hidden value changes nothing
+            assert torch.equal(got, model(torch.where(visible, u, 1 - u), visible))
+    u.requires_grad_(True)
+    model(u, observed).sum().backward()
+    assert u.grad[~observed].abs().max() == 0 and u.grad[observed].abs().max() > 0
 
 
 def test_remasker_learning_rate_schedule():

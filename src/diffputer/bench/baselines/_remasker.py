@@ -83,17 +83,28 @@ class _MaskedAutoencoder(nn.Module):
 
     def forward(self, u: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         """Predict every cell of ``u`` (n, L) in [0, 1] from its ``visible`` cells (bool)."""
+        n, n_cols = u.shape
         tokens = self.embed(u.unsqueeze(-1)) + self.pos[:, 1:]
-        cls = (self.cls_token + self.pos[:, :1]).expand(len(u), -1, -1)
-        h = torch.cat([cls, tokens], dim=1)
-        # MAE drops the hidden tokens; masking them out of attention is the same
-        # computation for the visible ones (the class token is always visible)
-        hidden = torch.cat([torch.zeros_like(visible[:, :1]), ~visible], dim=1)
+        # As MAE: the encoder sees only the visible tokens (and the class token). Each
+        # row's visible columns, in column order, go first; rows with fewer than the
+        # most visible cells are padded, and the padding is masked out of attention.
+        width = int(visible.sum(1).max()) if n else 0
+        kept = torch.argsort((~visible).to(torch.uint8), dim=1, stable=True)[:, :width]
+        padding = ~torch.gather(visible, 1, kept)
+        h = torch.gather(tokens, 1, kept.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+        cls = (self.cls_token + self.pos[:, :1]).expand(n, -1, -1)
+        h = torch.cat([cls, h], dim=1)
+        mask = torch.cat([torch.zeros_like(padding[:, :1]), padding], dim=1)
+        mask = mask if bool(padding.any()) else None
         for block in self.encoder:
-            h = block(h, src_key_padding_mask=hidden)
+            h = block(h, src_key_padding_mask=mask)
         h = self.decoder_embed(self.norm(h))
-        keep = torch.cat([torch.ones_like(visible[:, :1]), visible], dim=1).unsqueeze(-1)
-        h = torch.where(keep, h, self.mask_token.to(h.dtype)) + self.pos
+        # back to every column: the encoded visible tokens where they came from (row by
+        # row in column order, as ``kept`` lists them), the mask token elsewhere
+        cells = self.mask_token.to(h.dtype).expand(n, n_cols, -1)
+        slots = visible.unsqueeze(-1).expand_as(cells)
+        cells = cells.masked_scatter(slots, h[:, 1:][~padding])
+        h = torch.cat([h[:, :1], cells], dim=1) + self.pos
         for block in self.decoder:
             h = block(h)
         return torch.tanh(self.head(self.decoder_norm(h))[:, 1:, 0]) / 2 + 0.5
