@@ -37,6 +37,7 @@ from diffputer.bench.baselines import (
     unavailable,
 )
 from diffputer.bench.baselines._isolated import ENV_VARIABLE, WORKER, environment_problem
+from diffputer.bench.baselines._missdiff import MissDiffBaseline
 from diffputer.bench.baselines._ot import pick_epsilon, sinkhorn_divergence
 from diffputer.bench.baselines._remasker import ReMaskerBaseline, _MaskedAutoencoder, _remask
 from diffputer.bench.baselines._tdm import exact_ot
@@ -229,6 +230,37 @@ def test_missdiff_takes_diffputer_presets():
     paper = make("missdiff:preset=paper")._settings()
     assert paper.model.hidden_dim == 1024 and paper.sampler.resample_repeats == 20
     assert make("missdiff:preset=fast:hidden_dim=32")._settings().model.hidden_dim == 32
+
+
+def test_missdiff_takes_every_override_of_the_imputer_but_the_em_loops():
+    from diffputer._imputer import OVERRIDES
+
+    params = set(MissDiffBaseline().get_params())
+    assert params >= set(OVERRIDES) - {"n_em_iter", "warm_start"}
+    assert not params & {"n_em_iter", "warm_start"}
+    settings = make("missdiff:ema_decay=0:aggregate=median:rows_per_m_step=0")._settings()
+    assert (settings.train.ema_decay, settings.sampler.aggregate) == (0, "median")
+    with pytest.raises(ValueError, match="ema_decay"):
+        MissDiffBaseline(ema_decay=1.0).fit_transform(pd.DataFrame({"a": [1.0, None, 3.0]}))
+
+
+def test_missdiff_encodes_as_its_preset():
+    """The fast preset's numeric_transform="auto" maps a zero-inflated count for MissDiff too."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"count": np.where(rng.random(300) < 0.6, 0.0, rng.integers(1, 6, 300)),
+         "x": rng.normal(size=300)}
+    )  # fmt: skip
+    frame.loc[rng.random(300) < 0.2, "count"] = np.nan
+    micro = MICRO["missdiff"]
+    for transform, mapped in [(None, True), ("standard", False)]:
+        spec = micro if transform is None else f"{micro}:numeric_transform={transform}"
+        m = make(spec, random_state=0)
+        out = m.fit_transform(frame)
+        encoder = m.codec_.encoder
+        assert encoder.numeric_transform == (transform or m.preset_.encoding.numeric_transform)
+        assert (encoder.columns_[0].quantiles is not None) == mapped
+        assert out["count"].notna().all()
 
 
 # ---------------------------------------------------------------------- ReMasker

@@ -47,10 +47,13 @@ class OneHotCodec:
     ----------
     categorical_columns : sequence of labels, optional
         Columns to treat as categorical whatever their dtype.
+    **encoding
+        Passed to :class:`~diffputer.TableEncoder` (``numeric_transform``, ...); the
+        default is the paper's standardisation.
     """
 
-    def __init__(self, categorical_columns: Any = None):
-        self.encoder = TableEncoder(categorical_columns)
+    def __init__(self, categorical_columns: Any = None, **encoding: Any):
+        self.encoder = TableEncoder(categorical_columns, **encoding)
 
     def fit(self, frame: pd.DataFrame) -> OneHotCodec:
         self.encoder.fit(frame)
@@ -146,6 +149,10 @@ class MixedImputer(TransformerMixin, BaseEstimator):
         """Fit on ``x`` (shape (n, D), NaN = missing); return it imputed."""
         raise NotImplementedError
 
+    def _make_codec(self) -> OneHotCodec | OrdinalCodec:
+        """The (unfitted) codec of this method, after ``codec``."""
+        return OrdinalCodec() if self.codec == "ordinal" else OneHotCodec()
+
     def _impute_new(self, x: np.ndarray) -> np.ndarray:
         """Impute new rows with the fitted state."""
         raise InSampleOnlyError(
@@ -178,8 +185,7 @@ class MixedImputer(TransformerMixin, BaseEstimator):
         if hasattr(self, "_validate_params"):
             self._validate_params()
         frame = self._check_frame(X)
-        codec = OrdinalCodec() if self.codec == "ordinal" else OneHotCodec()
-        self.codec_ = codec.fit(frame)
+        self.codec_ = self._make_codec().fit(frame)
         self.columns_ = list(frame.columns)
         self.n_features_in_ = frame.shape[1]
         x = self.codec_.encode(frame)

@@ -5,8 +5,9 @@ The DiffPuter paper (Sec. 2, App. D.5) adapts MissDiff to imputation with its ow
 implementation, as the authors published none. Ours is DiffPuter's machinery with the
 EM loop taken out, so that the two differ in exactly what the paper credits EM with:
 
-- the same encoding (the shared one-hot codec = :class:`~diffputer.TableEncoder`), the
-  same denoiser (:func:`~diffputer.diffusion.build_denoiser`, EDM preconditioning), the
+- the same encoding (:class:`~diffputer.TableEncoder` with the preset's encoding
+  settings, e.g. the ``fast`` preset's ``numeric_transform="auto"``), the same
+  denoiser (:func:`~diffputer.diffusion.build_denoiser`, EDM preconditioning), the
   same EDM loss and M-step (``diffputer._em.m_step``, which wraps
   :func:`~diffputer.diffusion.train_denoiser`), all settings from a DiffPuter preset;
 - training data: the table with missing cells at the column mean (0 in the scaled
@@ -19,28 +20,26 @@ EM loop taken out, so that the two differ in exactly what the paper credits EM w
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from ..._em import TrainingDivergedWarning, _new_denoiser, e_step, m_step
 from ..._encoding import SCALE
-from ..._imputer import resolve_device
+from ..._imputer import OVERRIDES, DiffPuterImputer, resolve_device
 from ...config import PRESETS, Preset, get_preset
-from ._base import MixedImputer
+from ._base import MixedImputer, OneHotCodec
 from ._torch_common import non_finite_error
 
 __all__ = ["MissDiffBaseline"]
 
-_OVERRIDES = (
-    "num_samples", "num_steps", "resample_repeats", "hidden_dim", "max_epochs",
-    "batch_size", "lr", "patience",
-)  # fmt: skip
+# DiffPuterImputer's preset overrides, less those of the EM loop (there is none)
+_OVERRIDES = tuple(name for name in OVERRIDES if name not in {"n_em_iter", "warm_start"})
 
 
 class MissDiffBaseline(MixedImputer):
@@ -49,14 +48,16 @@ class MissDiffBaseline(MixedImputer):
     Parameters
     ----------
     preset : {"fast", "paper"}, default="fast"
-        The DiffPuter preset whose network, training and sampler settings are used (its
-        EM settings are not: there is no EM). The default matches ``DiffPuterImputer``'s,
-        so the two differ only by EM and the loss mask; ``"paper"`` gives the paper's
-        settings (width 1024, up to 10,001 epochs, 50 levels x 20 repeats x 10 samples).
-    num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size, patience : int
-        Override the preset (None: the preset's value), as for ``DiffPuterImputer``.
-    lr : float, default=None
-        Override the preset's Adam learning rate.
+        The DiffPuter preset whose encoding, network, training and sampler settings are
+        used (its EM settings are not: there is no EM). The default matches
+        ``DiffPuterImputer``'s, so the two differ only by EM and the loss mask;
+        ``"paper"`` gives the paper's settings (width 1024, up to 10,001 epochs, 50
+        levels x 20 repeats x 10 samples).
+    num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size : int
+    lr, patience, rows_per_m_step, ema_decay, aggregate, numeric_transform : default=None
+        Override the preset (None: the preset's value), as for ``DiffPuterImputer``:
+        every override of the imputer except the EM loop's (``n_em_iter``,
+        ``warm_start``).
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
 
@@ -71,12 +72,7 @@ class MissDiffBaseline(MixedImputer):
 
     _parameter_constraints: dict = {
         "preset": [StrOptions(set(PRESETS))],
-        **{
-            name: [Interval(Integral, 1, None, closed="left"), None]
-            for name in _OVERRIDES
-            if name != "lr"
-        },
-        "lr": [Interval(Real, 0, None, closed="neither"), None],
+        **{name: DiffPuterImputer._parameter_constraints[name] for name in _OVERRIDES},
         "device": [str],
         "random_state": ["random_state"],
     }
@@ -93,6 +89,10 @@ class MissDiffBaseline(MixedImputer):
         batch_size: int | None = None,
         lr: float | None = None,
         patience: int | None = None,
+        rows_per_m_step: int | None = None,
+        ema_decay: float | None = None,
+        aggregate: str | None = None,
+        numeric_transform: str | None = None,
         device: str = "auto",
         random_state: Any = None,
     ):
@@ -105,11 +105,18 @@ class MissDiffBaseline(MixedImputer):
         self.batch_size = batch_size
         self.lr = lr
         self.patience = patience
+        self.rows_per_m_step = rows_per_m_step
+        self.ema_decay = ema_decay
+        self.aggregate = aggregate
+        self.numeric_transform = numeric_transform
         self.device = device
         self.random_state = random_state
 
     def _settings(self) -> Preset:
         return get_preset(self.preset).replace(**{k: getattr(self, k) for k in _OVERRIDES})
+
+    def _make_codec(self) -> OneHotCodec:
+        return OneHotCodec(**dataclasses.asdict(self._settings().encoding))
 
     def _fit_impute(self, x: np.ndarray) -> np.ndarray:
         self.preset_ = preset = self._settings()
