@@ -64,12 +64,11 @@ def settings(variant: str) -> dict:
 def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
     num, cat = cell.numeric, cell.categorical
     for variant in variants:
-        imp = DiffPuterImputer(
-            preset=preset, random_state=cell.mask, categorical_columns=cat or None
-        )
         # any preset setting, not only the estimator's constructor overrides
         chosen = get_preset(preset).replace(**settings(variant))
-        imp._resolve_preset = lambda chosen=chosen: chosen
+        imp = DiffPuterImputer(
+            preset=chosen, random_state=cell.mask, categorical_columns=cat or None
+        )
         t = time.perf_counter()
         outs = {"in-sample": imp.fit_transform(cell.masked["in-sample"])}
         outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])

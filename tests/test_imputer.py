@@ -249,10 +249,24 @@ def test_overrides_reach_the_settings():
     assert p.model.hidden_dim == 1024  # untouched
 
 
+def test_a_preset_object_gives_every_setting(mixed):
+    _, masked, _ = mixed
+    custom = get_preset("fast").replace(sigma_max=40.0, hidden_dim=8)  # no argument for sigma_max
+    imp = DiffPuterImputer(preset=custom, num_steps=3)
+    p = imp._resolve_preset()
+    assert p.sampler.sigma_max == 40.0 and p.model.hidden_dim == 8  # the object's
+    assert p.sampler.num_steps == 3  # and the constructor's overrides on top
+    assert imp.get_params()["preset"] is custom  # kept as given (clone, grid search)
+    fitted = DiffPuterImputer(**{**TINY, "preset": custom}).fit(masked)
+    assert fitted.preset_.sampler.sigma_max == 40.0
+    assert fitted.preset_.model.hidden_dim == TINY["hidden_dim"]
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
         (dict(preset="nope"), "preset"),
+        (dict(preset={"name": "fast"}), "preset"),
         (dict(num_steps=0), "num_steps"),
         (dict(lr=-1.0), "lr"),
         (dict(device="cuda:7"), "CUDA"),

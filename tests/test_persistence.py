@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffputer import DiffPuterImputer, ModelFileError, _persistence
+from diffputer import DiffPuterImputer, ModelFileError, _persistence, get_preset
 
 from .conftest import TINY
 
@@ -30,6 +30,17 @@ def test_round_trip_gives_identical_transform(fitted, tmp_path):
     assert loaded.history_ == imp.history_
     assert list(loaded.feature_names_in_) == list(imp.feature_names_in_)
     assert loaded.preset_ == imp.preset_
+
+
+def test_round_trip_of_a_custom_preset(mixed, tmp_path):
+    _, masked, _ = mixed
+    custom = get_preset("fast").replace(sigma_max=40.0)
+    imp = DiffPuterImputer(**{**TINY, "preset": custom}).fit(masked)
+    imp.save(tmp_path / "m")
+    loaded = DiffPuterImputer.load(tmp_path / "m")
+    assert loaded.get_params() == imp.get_params() and loaded.preset == custom
+    assert loaded.preset_.sampler.sigma_max == 40.0
+    pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))
 
 
 def test_round_trip_for_arrays(tmp_path):

@@ -98,9 +98,12 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    preset : {"fast", "paper"}, default="fast"
+    preset : {"fast", "paper"} or Preset, default="fast"
         Named settings. ``"paper"`` reproduces the paper exactly (days of CPU time on
-        real data); ``"fast"`` runs the same algorithm with CPU-sized settings.
+        real data); ``"fast"`` runs the same algorithm with CPU-sized settings. A
+        :class:`~diffputer.Preset` gives every setting explicitly, e.g.
+        ``get_preset("fast").replace(sigma_max=40.0)`` for one that has no constructor
+        argument; it is saved with the model.
     random_state : int, RandomState instance or None, default=None
         Seeds training and sampling; an int makes ``fit`` and ``transform`` repeatable.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
@@ -181,7 +184,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "preset": [StrOptions(set(PRESETS))],
+        "preset": [StrOptions(set(PRESETS)), Preset],
         "random_state": ["random_state"],
         "device": [str],
         "verbose": ["verbose"],
@@ -205,7 +208,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        preset: str = DEFAULT_PRESET,
+        preset: str | Preset = DEFAULT_PRESET,
         random_state: Any = None,
         device: str = "auto",
         verbose: int = 0,
@@ -248,7 +251,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
     def _resolve_preset(self) -> Preset:
         overrides = {name: getattr(self, name) for name in OVERRIDES}
-        return get_preset(self.preset).replace(**overrides)
+        base = self.preset if isinstance(self.preset, Preset) else get_preset(self.preset)
+        return base.replace(**overrides)
 
     def _seeds(self) -> tuple[int, int]:
         """Seeds for fit and for transform, both derived from ``random_state``."""

@@ -147,6 +147,8 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
         out["random_state"] = None  # a RandomState instance cannot be stored as data
     if out["categorical_columns"] is not None:
         out["categorical_columns"] = list(out["categorical_columns"])
+    if isinstance(out["preset"], Preset):  # custom settings, stored as data
+        out["preset"] = out["preset"].to_dict()
     return out
 
 
@@ -223,7 +225,10 @@ def build_network(n_features: int, preset: Preset, tensors: dict[str, torch.Tens
 
 
 def _rebuild(cls: type, doc: dict[str, Any], tensors: dict[str, torch.Tensor]):
-    est = cls(**doc["params"])
+    params = dict(doc["params"])
+    if isinstance(params.get("preset"), dict):
+        params["preset"] = Preset.from_dict(params["preset"])
+    est = cls(**params)
     est._validate_params()
     est.preset_ = Preset.from_dict(doc["preset"])
     est.encoder_ = TableEncoder.from_dict(doc["encoder"])
