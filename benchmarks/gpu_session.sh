@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The GPU checks of issues 5 and 6, prepared to run in one call of the device tool.
+#
+# A GPU machine is lent to some sessions for about 15 minutes in all (start included),
+# 10 minutes per command; it has torch, pandas, scikit-learn, safetensors and pyarrow
+# but not this package nor the datasets. Before the call, on the CPU machine:
+#
+#     echo /.gpu_data/ >> .git/info/exclude
+#     mkdir -p .gpu_data && cp -r ../shared/datasets/. .gpu_data/     # about 28 MB
+#
+# then call the device tool with carry [".gpu_data"], timeout_s 600 and the command
+#
+#     bash benchmarks/gpu_session.sh checks     # ~9 minutes: tests, fast and paper on California
+#     bash benchmarks/gpu_session.sh baselines  # ~9 minutes: ReMasker and MIWAE cells
+#
+# Everything it measures lands in $OUT (at most 8 files come back): log.txt, the speed
+# JSON files, and results.csv of the benchmark cells (merge it into docs/bench with
+# the usual pandas de-duplication on cell_id, setting, metric). Each step has its own
+# time limit, so a slow step costs its share and the next still runs.
+set -u -o pipefail
+OUT=${OUT:-/tmp/gpu_out}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export DIFFPUTER_DATA_DIR="$PWD/.gpu_data"
+log="$OUT/log.txt"
+step() { echo "=== $(date -u +%T) $*" | tee -a "$log"; }
+
+step "machine"
+{ nvidia-smi -L; nproc; python3 -c "import torch, sklearn, pandas; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '-'); print('sklearn', sklearn.__version__, 'pandas', pandas.__version__)"; } 2>&1 | tee -a "$log"
+
+case "${1:-checks}" in
+checks)
+    # the fast suite with device="auto" = CUDA: every estimator path on the GPU
+    step "fast test suite on CUDA (150 s at most)"
+    timeout 150 python3 -m pytest -q -x -m "not slow" -p no:cacheprovider tests 2>&1 | tail -25 | tee -a "$log"
+    # issue 5: the fast preset end to end on full California (GPU seconds, MAE)
+    step "speed.py fast, California, CUDA (120 s at most)"
+    timeout 120 python3 benchmarks/speed.py --dataset california --presets fast --device cuda \
+        --no-baseline --json "$OUT/speed_fast_cuda.json" 2>&1 | tee -a "$log"
+    # issue 5: the paper preset end to end; the target is < 193 s (paper Table 2: 1,927 s)
+    step "speed.py paper, California, CUDA (270 s at most)"
+    timeout 270 python3 benchmarks/speed.py --dataset california --presets paper --device cuda \
+        --no-baseline --json "$OUT/speed_paper_cuda.json" 2>&1 | tee -a "$log"
+    ;;
+baselines)
+    # issue 6: the deep baselines' missing MCAR cells (5,000 rows, masks 0-2), one runner
+    # per dataset and method in parallel; a cell already in docs/bench is skipped
+    step "ReMasker and MIWAE cells (480 s at most)"
+    for method in remasker miwae; do
+        for ds in california magic bean letter gesture adult default shoppers beijing; do
+            dir="/tmp/bench_${method}_$ds"
+            mkdir -p "$dir"
+            python3 - "$method" "$dir" <<'EOF'
+import sys, pandas as pd
+method, folder = sys.argv[1], sys.argv[2]
+done = pd.read_csv("docs/bench/results.csv")
+done[done.method == method].to_csv(f"{folder}/results.csv", index=False)
+EOF
+            OMP_NUM_THREADS=1 timeout 480 python3 -m diffputer bench --datasets "$ds" \
+                --mechanisms MCAR --masks 3 --max-rows 5000 --methods "$method" \
+                --out "$dir" -v -q > "$dir/log.txt" 2>&1 &
+        done
+    done
+    wait
+    cat /tmp/bench_*/log.txt | tee -a "$log"
+    python3 - "$OUT/results.csv" <<'EOF'
+import glob, sys, pandas as pd
+parts = [pd.read_csv(p) for p in glob.glob("/tmp/bench_*/results.csv")]
+rows = pd.concat(parts).drop_duplicates(subset=["cell_id", "setting", "metric"])
+rows.to_csv(sys.argv[1], index=False)
+print(len(rows), "rows")
+EOF
+    ;;
+*)
+    echo "usage: $0 checks|baselines" >&2
+    exit 2
+    ;;
+esac
+step "done"
