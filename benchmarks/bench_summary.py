@@ -134,6 +134,35 @@ def matrix(results: pd.DataFrame, mechanism: str, metric: str, setting: str) -> 
     return "\n".join(lines)
 
 
+def fit_times(results: pd.DataFrame, mechanism: str) -> str:
+    """Median fit seconds per cell, every method (rows) on every dataset (columns)."""
+    ok = results[
+        (results["status"] == "ok")
+        & (results["mechanism"] == mechanism)
+        & (results["setting"] == "in-sample")
+    ].drop_duplicates("cell_id")
+    if ok.empty:
+        return ""
+    stats = ok.groupby(["method", "dataset"])["fit_seconds"].agg(["median", "count"])
+    medians, counts = stats["median"].unstack("dataset"), stats["count"].unstack("dataset")
+    datasets = list(medians.columns)
+    lines = ["| method | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
+    for method in medians.index:
+        cells = [
+            "-"
+            if pd.isna(medians.at[method, ds])
+            else f"{medians.at[method, ds]:.0f}"
+            + (
+                ""
+                if counts.at[method, ds] == counts[ds].max()
+                else f" ({counts.at[method, ds]:.0f})"
+            )
+            for ds in datasets
+        ]
+        lines.append(f"| {label(method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def document(results: pd.DataFrame, reference: pd.DataFrame) -> str:
     """The generated part of docs/benchmarks.md: every mechanism's tables."""
     ok = results[results["status"] == "ok"]
@@ -155,6 +184,17 @@ def document(results: pd.DataFrame, reference: pd.DataFrame) -> str:
                 summary(results, reference, mechanism, metric, timing=metric == "mae"),
                 "",
             ]
+            if metric == "mae":
+                parts += [
+                    f"### {mechanism} 30%: fit seconds per cell",
+                    "",
+                    "Median over the cells each method ran ('(k)': on k cells, fewer than "
+                    "the others); one thread or two on a shared machine, hosts of "
+                    "different speed across sessions: orders of magnitude, not ratios.",
+                    "",
+                    fit_times(results, mechanism),
+                    "",
+                ]
             for setting in ("in-sample", "out-of-sample"):
                 table = matrix(results, mechanism, metric, setting)
                 if table:
