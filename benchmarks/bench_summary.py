@@ -141,7 +141,7 @@ def fit_times(results: pd.DataFrame, mechanism: str) -> str:
         & (results["mechanism"] == mechanism)
         & (results["setting"] == "in-sample")
     ].drop_duplicates("cell_id")
-    if ok.empty:
+    if ok.empty or "fit_seconds" not in ok:
         return ""
     stats = ok.groupby(["method", "dataset"])["fit_seconds"].agg(["median", "count"])
     medians, counts = stats["median"].unstack("dataset"), stats["count"].unstack("dataset")
@@ -184,7 +184,8 @@ def document(results: pd.DataFrame, reference: pd.DataFrame) -> str:
                 summary(results, reference, mechanism, metric, timing=metric == "mae"),
                 "",
             ]
-            if metric == "mae":
+            times = fit_times(results, mechanism) if metric == "mae" else ""
+            if times:
                 parts += [
                     f"### {mechanism} 30%: fit seconds per cell",
                     "",
@@ -192,7 +193,7 @@ def document(results: pd.DataFrame, reference: pd.DataFrame) -> str:
                     "the others); one thread or two on a shared machine, hosts of "
                     "different speed across sessions: orders of magnitude, not ratios.",
                     "",
-                    fit_times(results, mechanism),
+                    times,
                     "",
                 ]
             for setting in ("in-sample", "out-of-sample"):

@@ -74,6 +74,16 @@ def test_summary_names_the_winner_and_the_gap(bench_summary):
     assert "Wall time" not in text
 
 
+def test_fit_times_are_medians_per_cell_with_partial_counts(bench_summary):
+    results = _results()
+    assert bench_summary.fit_times(results, "MCAR") == ""  # no fit_seconds column
+    # each in-sample cell's fit seconds: mask + 1 (so medians 2 over masks 0-2), TDM 7
+    results["fit_seconds"] = results["mask"] + 1.0 + 6 * (results["method"] == "tdm")
+    lines = bench_summary.fit_times(results, "MCAR").splitlines()
+    assert lines[0] == "| method | a | b |"
+    assert "| DiffPuter | 2 | 2 |" in lines and "| TDM | 7 (1) | - |" in lines
+
+
 def test_update_doc_rewrites_only_between_the_markers(bench_summary, tmp_path):
     doc = tmp_path / "benchmarks.md"
     begin, end = bench_summary.BEGIN, bench_summary.END
