@@ -64,6 +64,18 @@ def test_run_resume_and_report(data_dir, tmp_path, capsys):
     assert any((out / "figures").glob("*.png"))
 
 
+def test_mask_ids_share_a_grid_out(data_dir, tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    argv = ["--datasets", "california", "--masks", "3", "--methods", "mean", "-q"]
+    assert main([*argv, "--out", str(whole)]) == 0
+    assert main([*argv, "--mask-ids", "2,0", "--out", str(parts)]) == 0
+    assert main([*argv, "--mask-ids", "1", "--out", str(parts)]) == 0  # resumes, adds mask 1
+    a, b = (pd.read_csv(d / "results.csv") for d in (whole, parts))
+    key = ["cell_id", "setting", "metric"]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[[*key, "value"]], b[[*key, "value"]])
+
+
 @pytest.mark.parametrize("run", [["run"], []])
 def test_through_the_diffputer_command(data_dir, tmp_path, capsys, run):
     out = tmp_path / "out"
@@ -82,6 +94,8 @@ def test_through_the_diffputer_command(data_dir, tmp_path, capsys, run):
         (["--methods", "knn:n_neighbors=0"], "n_neighbors"),
         (["--mechanisms", "MXAR"], "unknown mechanism"),
         (["--rate", "1.5"], "rate must be in (0, 1)"),
+        (["--masks", "2", "--mask-ids", "2"], "outside 0..1"),
+        (["--mask-ids", "one"], "comma-separated integers"),
     ],
 )
 def test_bad_options_fail_before_any_work(data_dir, tmp_path, capsys, extra, message):

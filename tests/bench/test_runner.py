@@ -185,3 +185,12 @@ def test_config_spells_every_cell_one_way():
     cfg = BenchConfig(datasets=("Tiny",), mechanisms=("mcar",), methods=("KNN:weights=distance",))
     assert cfg.cells() == [("tiny", "MCAR", k, "knn:weights=distance") for k in range(10)]
     assert cfg.cell_id(*cfg.cells()[0]) == "tiny|MCAR|0.3|0|knn:weights=distance|0|all"
+
+
+def test_mask_ids_run_a_subset_of_the_same_cells():
+    full = BenchConfig(datasets=("tiny",), methods=("mean",), n_masks=3)
+    part = BenchConfig(datasets=("tiny",), methods=("mean",), n_masks=3, mask_ids=(2, 0, 2))
+    assert [k for _, _, k, _ in part.cells()] == [0, 2]
+    assert set(part.cells()) < set(full.cells()) and part == full  # same grid, same ids
+    with pytest.raises(ValueError, match="outside 0..2"):
+        BenchConfig(datasets=("tiny",), n_masks=3, mask_ids=(3,))

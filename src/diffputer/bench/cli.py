@@ -42,6 +42,12 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mechanisms", default="MCAR", help="comma-separated: MCAR,MAR,MNAR")
     p.add_argument("--masks", type=int, default=10, help="masks per setting (default 10)")
+    p.add_argument(
+        "--mask-ids",
+        default=None,
+        help="comma-separated: run only these of the --masks masks, e.g. '1,2' (for "
+        "sharing a grid out between processes; a mask's cells do not depend on the others)",
+    )
     p.add_argument("--rate", type=float, default=0.3, help="missing rate (default 0.3)")
     p.add_argument(
         "--methods",
@@ -69,6 +75,13 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="markdown file (default DIR/report.md)")
     p.add_argument("--reference", default=None, help="the paper's REFERENCE-RESULTS.md")
     return p
+
+
+def _mask_ids(text: str) -> list[int]:
+    try:
+        return [int(k) for k in _split(text)]
+    except ValueError:
+        raise ValueError(f"--mask-ids expects comma-separated integers; got {text!r}") from None
 
 
 def _config(args: argparse.Namespace):
@@ -100,6 +113,7 @@ def _config(args: argparse.Namespace):
         seed=args.seed,
         max_rows=args.max_rows,
         data_dir=args.data_dir,
+        mask_ids=None if args.mask_ids is None else tuple(_mask_ids(args.mask_ids)),
     )
 
 

@@ -100,6 +100,9 @@ class BenchConfig:
         Share of rows used for training (0.7).
     data_dir : str or None
         Data folder (default: :func:`~diffputer.bench.datasets.data_dir`).
+    mask_ids : tuple of int or None
+        Run only these of the ``n_masks`` masks (None: all). A mask's cells are the
+        same whichever others run, so separate processes can share the masks out.
     """
 
     datasets: tuple[str, ...]
@@ -111,12 +114,18 @@ class BenchConfig:
     max_rows: int | None = None
     train_fraction: float = 0.7
     data_dir: str | None = field(default=None, compare=False)
+    mask_ids: tuple[int, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # one spelling per cell, whatever the caller wrote: results match across reruns
         object.__setattr__(self, "datasets", tuple(d.lower() for d in self.datasets))
         object.__setattr__(self, "mechanisms", tuple(m.upper() for m in self.mechanisms))
         object.__setattr__(self, "methods", tuple(canonical_spec(m) for m in self.methods))
+        if self.mask_ids is not None:
+            bad = [k for k in self.mask_ids if not 0 <= k < self.n_masks]
+            if bad:
+                raise ValueError(f"mask ids {bad} are outside 0..{self.n_masks - 1}")
+            object.__setattr__(self, "mask_ids", tuple(sorted(set(self.mask_ids))))
 
     def cells(self) -> list[tuple[str, str, int, str]]:
         """Every ``(dataset, mechanism, mask, method)``, in run order."""
@@ -124,7 +133,7 @@ class BenchConfig:
             (d, m, k, spec)
             for d in self.datasets
             for m in self.mechanisms
-            for k in range(self.n_masks)
+            for k in (self.mask_ids if self.mask_ids is not None else range(self.n_masks))
             for spec in self.methods
         ]
 
