@@ -62,14 +62,19 @@ baselines)
         local method=$1 ds=$2 k=$3 dir="/tmp/bench_$1_$2_$3" left
         left=$(( DEADLINE - $(date +%s) ))
         [ "$left" -gt 120 ] || return 0
-        mkdir -p "$dir"
-        python3 -c "import sys, pandas as pd; d = pd.read_csv('docs/bench/results.csv'); \
-d[d.method == sys.argv[1]].to_csv(sys.argv[2] + '/results.csv', index=False)" "$method" "$dir"
+        mkdir -p "$dir" && cp "/tmp/seed_$method.csv" "$dir/results.csv"
         OMP_NUM_THREADS=1 timeout "$left" python3 -m diffputer bench --datasets "$ds" \
             --mechanisms MCAR --masks 3 --mask-ids "$k" --max-rows 5000 --methods "$method" \
             --out "$dir" -v -q > "$dir/log.txt" 2>&1
     }
     export -f one
+    # each process starts from the cells already done for its method (so skips them)
+    python3 - <<'EOF'
+import pandas as pd
+done = pd.read_csv("docs/bench/results.csv")
+for method in ("miwae", "remasker"):
+    done[done.method == method].to_csv(f"/tmp/seed_{method}.csv", index=False)
+EOF
     for method in miwae remasker; do
         for ds in adult default shoppers beijing gesture letter bean magic california; do
             for k in 0 1 2; do echo "$method $ds $k"; done

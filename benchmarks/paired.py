@@ -4,7 +4,8 @@ For each dataset and mask (the benchmark runner's 5,000-row split and MCAR 30% m
 fits the default preset once per variant, all with the same ``random_state``, and
 scores the in-sample and out-of-sample imputations in the usual z units. A variant is
 a set of preset settings, ``key=value`` pairs joined by ``,`` (any field of
-``diffputer.config``'s configs; values are read as Python literals, else words);
+``diffputer.config``'s configs; values are read as in ``diffputer bench`` method
+specs: numbers, true/false, none, else words);
 variants are separated by ``;`` and an empty one is the preset as it is. The runner
 seeds each method from its spec string, so its A/B comparisons are unpaired; this
 script is the paired tool. Prints one JSON line per variant and setting, and with
@@ -18,7 +19,6 @@ so any subset of columns can be pooled later). Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import time
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from _cell import cells, parse
 from diffputer import DiffPuterImputer
+from diffputer.bench.baselines import _parse_value
 from diffputer.bench.metrics import score_imputation
 from diffputer.config import get_preset
 
@@ -50,15 +51,9 @@ def _column_lines(cell, setting, out, encoder) -> list[dict]:
 
 
 def settings(variant: str) -> dict:
-    """``"a=1,b=word"`` as ``{"a": 1, "b": "word"}``."""
-    out = {}
-    for pair in filter(None, variant.split(",")):
-        key, _, value = pair.partition("=")
-        try:
-            out[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value.strip()
-    return out
+    """``"a=1,b=word"`` as ``{"a": 1, "b": "word"}`` (values read as the runner's specs)."""
+    pairs = (pair.partition("=") for pair in filter(None, variant.split(",")))
+    return {key.strip(): _parse_value(value.strip()) for key, _, value in pairs}
 
 
 def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
