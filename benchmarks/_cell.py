@@ -3,22 +3,32 @@
 ``aggregate.py`` and ``paired.py`` import this (they run as scripts, so this
 folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
 ``diffputer bench``, and the same command line (datasets, ``--masks``, ``--max-rows``).
+:func:`settings` reads ``KEY=VALUE`` preset overrides for every script here.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from diffputer.bench.baselines import _parse_value
 from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
 from diffputer.bench.metrics import ZScale
 from diffputer.bench.runner import BenchConfig, derive_rng, split_table
 
 SETTINGS = ("in-sample", "out-of-sample")
+
+
+def settings(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["a=1", "b=word"]`` as ``{"a": 1, "b": "word"}``: values read as the runner's
+    method specs (numbers, true/false, none, else words)."""
+    split = (pair.partition("=") for pair in pairs if pair.strip())
+    return {key.strip(): _parse_value(value.strip()) for key, _, value in split}
 
 
 @dataclass

@@ -33,6 +33,7 @@ import time
 import numpy as np
 import torch
 
+from _cell import settings
 from diffputer import TableEncoder, get_preset
 from diffputer._em import _with_autocast, autocast_dtype, e_step, run_em
 from diffputer.bench.datasets import load_dataset
@@ -209,14 +210,6 @@ def _round(value):
     return value
 
 
-def _overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        out[key] = json.loads(value) if value not in ("true", "false") else value == "true"
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("experiment", choices=["em", "estep"])
@@ -245,7 +238,7 @@ def main(argv=None) -> int:
     if args.experiment == "em":
         print(
             json.dumps(
-                {k: _round(v) for k, v in run_em_experiment(args, _overrides(args.set)).items()},
+                {k: _round(v) for k, v in run_em_experiment(args, settings(args.set)).items()},
                 default=str,
             )
         )

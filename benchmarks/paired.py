@@ -24,9 +24,8 @@ import time
 
 import numpy as np
 
-from _cell import cells, parse
+from _cell import cells, parse, settings
 from diffputer import DiffPuterImputer
-from diffputer.bench.baselines import _parse_value
 from diffputer.bench.metrics import score_imputation
 from diffputer.config import get_preset
 
@@ -50,17 +49,11 @@ def _column_lines(cell, setting, out, encoder) -> list[dict]:
     return lines
 
 
-def settings(variant: str) -> dict:
-    """``"a=1,b=word"`` as ``{"a": 1, "b": "word"}`` (values read as the runner's specs)."""
-    pairs = (pair.partition("=") for pair in filter(None, variant.split(",")))
-    return {key.strip(): _parse_value(value.strip()) for key, _, value in pairs}
-
-
 def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
     num, cat = cell.numeric, cell.categorical
     for variant in variants:
         # any preset setting, not only the estimator's constructor overrides
-        chosen = get_preset(preset).replace(**settings(variant))
+        chosen = get_preset(preset).replace(**settings(variant.split(",")))
         imp = DiffPuterImputer(
             preset=chosen, random_state=cell.mask, categorical_columns=cat or None
         )

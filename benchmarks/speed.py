@@ -34,6 +34,7 @@ import time
 
 import torch
 
+from _cell import settings
 from diffputer import DiffPuterImputer
 from diffputer._em import autocast_dtype
 from diffputer.bench.baselines import make
@@ -214,10 +215,7 @@ def main(argv=None) -> int:
     print(f"# CPU capability {report['cpu_capability']}; bf16 autocast: {report['bf16']}")
     print(f"# fp32 matmul peak (2048^2, same run): {peak / 1e9:.0f} GFLOP/s")
 
-    overrides = {}
-    for pair in args.set:
-        key, _, value = pair.partition("=")
-        overrides[key] = json.loads(value) if value not in ("true", "false") else value == "true"
+    overrides = settings(args.set)
 
     if args.presets:
         config = BenchConfig(

@@ -38,6 +38,7 @@ from diffputer.bench.baselines import (
 )
 from diffputer.bench.baselines._isolated import ENV_VARIABLE, WORKER, environment_problem
 from diffputer.bench.baselines._missdiff import MissDiffBaseline
+from diffputer.bench.baselines._miwae import _DLVM
 from diffputer.bench.baselines._ot import pick_epsilon, sinkhorn_divergence
 from diffputer.bench.baselines._remasker import ReMaskerBaseline, _MaskedAutoencoder, _remask
 from diffputer.bench.baselines._tdm import exact_ot
@@ -311,6 +312,47 @@ def test_remasker_learning_rate_schedule():
     assert r._lr_at(0) == 0 and r._lr_at(20) == pytest.approx(5e-4)
     assert r._lr_at(40) == pytest.approx(1e-3) and r._lr_at(600) == pytest.approx(1e-5)
     assert r._lr_at(320) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2)
+
+
+def _miwae_reference(model: _DLVM, x, m, k):
+    """The importance weights as torch.distributions computes them (the notebook's way)."""
+    import torch.distributions as td
+
+    out = model.encoder(x)
+    q = td.Independent(
+        td.Normal(out[:, : model.d], torch.nn.functional.softplus(out[:, model.d :])), 1
+    )
+    z = q.rsample((k,))
+    dec, p = model.decoder(z), model.p
+    px = td.StudentT(
+        loc=dec[..., :p],
+        scale=torch.nn.functional.softplus(dec[..., p : 2 * p]) + 1e-3,
+        df=torch.nn.functional.softplus(dec[..., 2 * p :]) + 3.0,
+    )
+    prior = td.Independent(td.Normal(torch.zeros_like(z), torch.ones_like(z)), 1)
+    log_w = (px.log_prob(x.expand(k, -1, -1)) * m).sum(-1) + prior.log_prob(z) - q.log_prob(z)
+    return log_w, px.mean
+
+
+def test_miwae_weights_are_the_distributions_densities():
+    torch.manual_seed(0)
+    model = _DLVM(p=7, latent_dim=3, hidden=16)
+    m = (torch.rand(5, 7) > 0.3).float()
+    x = torch.randn(5, 7) * 3 * m
+    got, got_mean = [], []
+    for fn in (_DLVM.log_weights, _miwae_reference):
+        model.zero_grad()
+        with torch.random.fork_rng():
+            torch.manual_seed(1)  # the same draws of z
+            log_w, mean = fn(model, x, m, 4)
+        torch.logsumexp(log_w, 0).mean().backward()
+        got.append((log_w.detach(), [p.grad.clone() for p in model.parameters()]))
+        got_mean.append(mean.detach())
+    (w_new, g_new), (w_ref, g_ref) = got
+    assert w_new.shape == (4, 5) and torch.allclose(w_new, w_ref, rtol=1e-5, atol=1e-4)
+    assert torch.allclose(got_mean[0], got_mean[1])
+    for a, b in zip(g_new, g_ref, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------- OT losses

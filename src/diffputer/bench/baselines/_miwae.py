@@ -14,12 +14,12 @@ authors' PyTorch notebook (github.com/pamattei/miwae) except where the class say
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributions as td
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
@@ -28,9 +28,8 @@ from ._torch_common import build_seeded, non_finite_error, resolve_device, seede
 
 __all__ = ["MIWAEBaseline"]
 
-# the parameters are valid by construction (softplus scales, finite outputs, checked
-# bound): skip torch.distributions' argument checks, about 10% of a training step
-_FAST = {"validate_args": False}
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_HALF_LOG_PI = 0.5 * math.log(math.pi)
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
@@ -44,6 +43,19 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return net
 
 
+def _normal_log_prob(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``log N(z; loc, scale^2)`` summed over the last axis."""
+    return (-0.5 * ((z - loc) / scale) ** 2 - scale.log() - _HALF_LOG_2PI).sum(-1)
+
+
+def _student_t_log_prob(x, loc, scale, df) -> torch.Tensor:
+    """Elementwise ``log St(x; loc, scale, df)``, as ``torch.distributions.StudentT``."""
+    y = (x - loc) / scale
+    norm = scale.log() + 0.5 * df.log() + _HALF_LOG_PI
+    norm = norm + torch.lgamma(0.5 * df) - torch.lgamma(0.5 * (df + 1.0))
+    return -0.5 * (df + 1.0) * torch.log1p(y * y / df) - norm
+
+
 class _DLVM(nn.Module):
     """Encoder ``q(z | x^o)`` (Gaussian) and decoder ``p(x | z)`` (Student's t)."""
 
@@ -55,25 +67,24 @@ class _DLVM(nn.Module):
 
     def log_weights(
         self, x: torch.Tensor, m: torch.Tensor, k: int
-    ) -> tuple[torch.Tensor, td.Distribution]:
-        """``log p(x^o|z) + log p(z) - log q(z|x^o)`` for ``k`` draws: (k, n); and ``p(x|z)``."""
-        out = self.encoder(x)
-        scale = nn.functional.softplus(out[:, self.d :])
-        q = td.Independent(td.Normal(out[:, : self.d], scale, **_FAST), 1, **_FAST)
-        z = q.rsample((k,))  # (k, n, d)
-        dec = self.decoder(z)
-        p = self.p
-        px = td.StudentT(
-            loc=dec[..., :p],
-            scale=nn.functional.softplus(dec[..., p : 2 * p]) + 1e-3,
-            df=nn.functional.softplus(dec[..., 2 * p :]) + 3.0,
-            **_FAST,
-        )
-        log_px = (px.log_prob(x.expand(k, -1, -1)) * m).sum(-1)
-        prior = td.Independent(
-            td.Normal(torch.zeros_like(z), torch.ones_like(z), **_FAST), 1, **_FAST
-        )
-        return log_px + prior.log_prob(z) - q.log_prob(z), px
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log p(x^o|z) + log p(z) - log q(z|x^o)`` for ``k`` draws, (k, n); and the
+        decoder's locations ``E[x | z]``, (k, n, p).
+
+        The densities are written out rather than built from ``torch.distributions``
+        (the same formulas and the same draws, about 10% less time per training step:
+        no distribution objects, and ``split`` instead of slices, whose backward fills).
+        """
+        loc, pre_scale = self.encoder(x).split(self.d, dim=-1)
+        scale = nn.functional.softplus(pre_scale)
+        eps = torch.randn((k, *loc.shape), dtype=loc.dtype, device=loc.device)
+        z = loc + scale * eps  # q.rsample((k,)) with the same global draws
+        mu, pre_s, pre_df = self.decoder(z).split(self.p, dim=-1)
+        s = nn.functional.softplus(pre_s) + 1e-3
+        df = nn.functional.softplus(pre_df) + 3.0
+        log_px = (_student_t_log_prob(x, mu, s, df) * m).sum(-1)
+        log_prior = (-0.5 * z * z - _HALF_LOG_2PI).sum(-1)
+        return log_px + log_prior - _normal_log_prob(z, loc, scale), mu
 
 
 class MIWAEBaseline(MixedImputer):
@@ -189,10 +200,10 @@ class MIWAEBaseline(MixedImputer):
         with seeded_global(seed, device):
             for start in range(0, len(rows), chunk):
                 idx = torch.from_numpy(rows[start : start + chunk]).to(device)
-                log_w, px = self.model_.log_weights(data[idx], mask[idx], self.n_impute_samples)
+                log_w, mu = self.model_.log_weights(data[idx], mask[idx], self.n_impute_samples)
                 w = torch.softmax(log_w, dim=0)  # (L, rows)
                 # E[x | z] of a Student's t with nu > 3 is its location
-                xm = torch.einsum("lr,lrj->rj", w, px.mean)
+                xm = torch.einsum("lr,lrj->rj", w, mu)
                 out[rows[start : start + chunk]] = xm.double().cpu().numpy()
         return np.where(np.isnan(x), out, x)
 
