@@ -3,11 +3,12 @@
 For each dataset and mask (the runner's 5,000-row split, MCAR 30%), fits the default
 preset once, then re-imputes the training rows with the final model at several sample
 counts N (the preset's RePaint repeats and levels kept), each combined by the mean and,
-at the largest N, by the median too. The E-step's output depends only on the observed
-cells and the model, so each line is what the last E-step would have returned with
-that N. With ``--baseline missforest`` (any registry spec) the same rows are imputed by
-that method too, for a per-column comparison. Prints JSON lines (one per imputation,
-and one per numeric column with ``--per-column``, as ``paired.py``); asserts nothing.
+at the largest N, by the median too (``--aggregates mean,median``: both at every N). The
+E-step's output depends only on the observed cells and the model, so each line is what
+the last E-step would have returned with that N. With ``--baseline missforest`` (any
+registry spec) the same rows are imputed by that method too, for a per-column
+comparison. Prints JSON lines (one per imputation, and one per numeric column with
+``--per-column``, as ``paired.py``); asserts nothing.
 
 If the error at N samples behaves as ``sqrt(A + B / N)`` (each sample adds its own
 spread to the mean), the large-N lines show what an exact posterior mean of this
@@ -44,7 +45,9 @@ def _report(cell, head: dict, out, seconds: float, encoder, per_column: bool) ->
             print(json.dumps(head | line), flush=True)
 
 
-def run(cell, samples: list[int], baseline: str | None, per_column: bool) -> None:
+def run(
+    cell, samples: list[int], aggregates: list[str] | None, baseline: str | None, per_column: bool
+) -> None:
     cat = cell.categorical
     imp = DiffPuterImputer(random_state=cell.mask, categorical_columns=cat or None)
     t = time.perf_counter()
@@ -53,7 +56,10 @@ def run(cell, samples: list[int], baseline: str | None, per_column: bool) -> Non
     fitted = imp.preset_
     _report(cell, dict(what="fit_transform", N=fitted.sampler.num_samples), out, seconds,
             imp.encoder_, per_column)  # fmt: skip
-    runs = [(n, "mean") for n in samples] + [(max(samples), "median")]
+    if aggregates is None:
+        runs = [(n, "mean") for n in samples] + [(max(samples), "median")]
+    else:
+        runs = [(n, a) for n in samples for a in aggregates]
     for n, aggregate in runs:
         imp.preset_ = fitted.replace(num_samples=n, aggregate=aggregate)
         t = time.perf_counter()
@@ -72,6 +78,7 @@ def run(cell, samples: list[int], baseline: str | None, per_column: bool) -> Non
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", default="8,16,32,64", help="comma-separated N")
+    parser.add_argument("--aggregates", default=None, help="e.g. mean,median: each at every N")
     parser.add_argument("--baseline", default=None, help="a registry spec, e.g. missforest")
     parser.add_argument("--per-column", action="store_true")
 
@@ -80,4 +87,5 @@ if __name__ == "__main__":
     args = parse(__doc__, _add_arguments)
     counts = [int(n) for n in args.samples.split(",")]
     for cell in cells(args):
-        run(cell, counts, args.baseline, args.per_column)
+        aggregates = args.aggregates.split(",") if args.aggregates else None
+        run(cell, counts, aggregates, args.baseline, args.per_column)

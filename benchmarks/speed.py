@@ -129,12 +129,18 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     calls = network_calls_per_sample(
         sp.num_steps, sp.resample_repeats, sigmas, sp.resample_sigma_max, sp.solver
     )
-    per_row_estep = p.sampler.num_samples * calls
+    # E-steps inside EM draw num_samples; the last one (the imputations returned)
+    # final_num_samples when set
+    per_row_estep = sp.num_samples * calls
+    per_row_final = (sp.final_num_samples or sp.num_samples) * calls
     hist = imp.history_
     epochs = [h["epochs"] for h in hist]
     estep_s = sum(h["e_step_seconds"] for h in hist)
     n_rows = imp._speed_rows  # rows with a missing cell, set by the caller
-    evals = per_row_estep * n_rows * sum(1 for h in hist if h["e_step_seconds"] > 0)
+    n_inner = sum(1 for h in hist[:-1] if h["e_step_seconds"] > 0)
+    n_final = int(bool(hist) and hist[-1]["e_step_seconds"] > 0)
+    per_row_fit = per_row_estep * n_inner + per_row_final * n_final
+    evals = per_row_fit * n_rows
     flops = evals * flops_per_eval(imp.encoder_.n_encoded, p.model.hidden_dim)
     return {
         "preset": p.name,
@@ -143,7 +149,8 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
         "m_step_s": sum(h["m_step_seconds"] for h in hist),
         "e_step_s": estep_s,
         "evals_per_row_per_estep": per_row_estep,
-        "sampling_evals_per_imputed_row": per_row_estep * len(hist),
+        "evals_per_row_final_estep": per_row_final,
+        "sampling_evals_per_imputed_row": per_row_fit,
         "training_row_passes_per_row": sum(epochs),
         "estep_flops_per_s": flops / estep_s if estep_s else float("nan"),
         "estep_fraction_of_peak": flops / estep_s / peak if estep_s else float("nan"),
@@ -291,7 +298,8 @@ def _print_run(res: dict) -> None:
             f"  epochs per EM iteration {res['epochs']}; M-step {res['m_step_s']:.1f}s, "
             f"E-step {res['e_step_s']:.1f}s; sampling evals per imputed row "
             f"{res['sampling_evals_per_imputed_row']} ({res['evals_per_row_per_estep']} per "
-            f"E-step); training row-passes per row {res['training_row_passes_per_row']}; "
+            f"E-step inside EM, {res['evals_per_row_final_estep']} in the last and per "
+            f"new row); training row-passes per row {res['training_row_passes_per_row']}; "
             f"E-step {res['estep_flops_per_s'] / 1e9:.0f} GFLOP/s = "
             f"{res['estep_fraction_of_peak']:.0%} of peak"
         )

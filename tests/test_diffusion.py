@@ -347,3 +347,17 @@ def test_posterior_median_is_the_median_of_the_same_samples():
     assert not torch.allclose(median[mask], mean[mask])  # a different estimate
     with pytest.raises(ValueError, match="aggregate"):
         posterior_mean(gaussian_denoiser, x, mask, sigmas, num_samples=2, aggregate="mode")
+    # the median only where asked (numeric columns): the other columns take the mean
+    only = torch.zeros(4, dtype=torch.bool)
+    only[missing[0]] = True
+    mixed = posterior_mean(
+        gaussian_denoiser,
+        x,
+        mask,
+        sigmas,
+        generator=torch.Generator().manual_seed(3),
+        aggregate="median",
+        median_columns=only,
+        **kwargs,
+    )
+    torch.testing.assert_close(mixed, torch.where(only, median, mean))

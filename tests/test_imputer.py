@@ -331,3 +331,31 @@ def test_autocast_dtype_only_when_asked():
 
     assert autocast_dtype("fp32", torch.device("cpu")) is None
     assert autocast_dtype("bf16", torch.device("cpu")) in (None, torch.bfloat16)
+
+
+def test_only_the_returned_imputations_use_the_final_sampler_settings(mixed, monkeypatch):
+    """E-steps inside EM average ``num_samples`` samples (the M-step fits the posterior
+    mean); the last E-step of fit and transform draw ``final_num_samples`` and combine
+    numeric cells by ``aggregate``, one-hot columns by the mean."""
+    import diffputer._em as em
+
+    _, masked, _ = mixed
+    calls = []
+    original = em.posterior_mean
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs["num_samples"], kwargs["aggregate"], kwargs["median_columns"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(em, "posterior_mean", spy)
+    imp = DiffPuterImputer(**{**TINY, "n_em_iter": 3, "final_num_samples": 5})
+    imp.set_params(aggregate="median").fit_transform(masked)
+    imp.transform(masked)
+    assert [c[:2] for c in calls] == [(2, "mean"), (2, "mean"), (5, "median"), (5, "median")]
+    numeric = calls[-1][2].cpu().numpy()
+    assert numeric.tolist() == imp.encoder_.numeric_columns().tolist()
+    widths = [c.width if c.kind == "numeric" else 0 for c in imp.encoder_.columns_]
+    assert 0 < numeric.sum() == sum(widths) < len(numeric)  # one-hot columns excluded
+    # the paper's preset leaves them unset: every E-step is the same
+    p = get_preset("paper").sampler
+    assert p.final_num_samples is None and p.aggregate == "mean"

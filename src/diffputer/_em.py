@@ -183,22 +183,33 @@ def e_step(
     generator: torch.Generator,
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
     callback: Callable[[int], None] | None = None,
+    final: bool = True,
+    median_columns: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Replace the missing cells of ``z`` by their posterior mean under ``net``.
 
     ``bounds`` (per-column lower and upper limits in the scaled space) are used when
     ``config.clip_denoised`` is set. A cell whose estimate is non-finite keeps its
     value in ``z``, with a warning.
+
+    ``final``: the imputations returned to the user (the last E-step of EM, or new
+    rows): ``config.final_num_samples`` samples (when set) combined by
+    ``config.aggregate``, the median applying to ``median_columns`` only (bool, shape
+    (D,); the numeric columns; None: all). Otherwise an E-step inside EM: the mean of
+    ``config.num_samples`` samples.
     """
     device = next(net.parameters()).device
     sigmas = karras_sigmas(config.num_steps, config.sigma_min, config.sigma_max, config.rho)
+    num_samples = config.num_samples
+    if final and config.final_num_samples is not None:
+        num_samples = config.final_num_samples
     net.eval()
     out = posterior_mean(
         _with_autocast(net, autocast_dtype(config.sample_precision, device), device),
         z,
         mask,
         sigmas,
-        num_samples=config.num_samples,
+        num_samples=num_samples,
         resample_repeats=config.resample_repeats,
         S_churn=config.S_churn,
         resample_sigma_max=config.resample_sigma_max,
@@ -208,7 +219,8 @@ def e_step(
         batch_size=config.eval_batch_size,
         device=device,
         callback=callback,
-        aggregate=config.aggregate,
+        aggregate=config.aggregate if final else "mean",
+        median_columns=median_columns,
     )
     bad = ~torch.isfinite(out)
     if bool(bad.any()):  # never let a NaN reach an imputed cell
@@ -244,6 +256,7 @@ def run_em(
     start: EMResult | None = None,
     on_iteration: Callable[[EMResult], None] | None = None,
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    median_columns: torch.Tensor | None = None,
 ) -> EMResult:
     """DiffPuter's EM loop from the mean fill ``z0`` (missing cells at 0).
 
@@ -265,6 +278,8 @@ def run_em(
         Called with the state after every completed iteration (to save a checkpoint).
     bounds : (Tensor, Tensor), optional
         Per-column observed range in the scaled space, for ``clip_denoised``.
+    median_columns : bool Tensor of shape (D,), optional
+        The numeric columns, for the last E-step's ``aggregate="median"`` (None: all).
     """
     z = z0.clone() if start is None else start.z.clone()
     history: list[dict[str, Any]] = [] if start is None else list(start.history)
@@ -303,6 +318,8 @@ def run_em(
                     generator=generator,
                     bounds=bounds,
                     callback=cb,
+                    final=k == n_iter,
+                    median_columns=median_columns,
                 )
         t2 = time.perf_counter()
         change = (z_new - z)[mask].abs().mean().item() / 0.5 if bool(mask.any()) else 0.0

@@ -327,6 +327,13 @@ class TableEncoder:
             start += col.width
         return out
 
+    def numeric_columns(self) -> np.ndarray:
+        """Per encoded column, True where it encodes a numeric column (not one-hot)."""
+        out = np.zeros(self.n_encoded, dtype=bool)
+        for col, block in zip(self.columns_, self.blocks(), strict=True):
+            out[block] = col.kind == NUMERIC
+        return out
+
     # ------------------------------------------------------------------ encoding
     def _mapped(self) -> list[tuple[int, np.ndarray]]:
         """(encoded column, knots) of every column that has the quantile-normal map."""

@@ -40,6 +40,7 @@ OVERRIDES = (
     "warm_start",
     "rows_per_m_step",
     "ema_decay",
+    "final_num_samples",
     "aggregate",
     "numeric_transform",
 )
@@ -88,6 +89,10 @@ def _bounds(encoder: TableEncoder, device: torch.device) -> tuple[torch.Tensor, 
     return torch.from_numpy(lo).to(device), torch.from_numpy(hi).to(device)
 
 
+def _median_columns(encoder: TableEncoder, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(encoder.numeric_columns()).to(device)
+
+
 class DiffPuterImputer(TransformerMixin, BaseEstimator):
     """Impute missing values with DiffPuter: a diffusion model trained inside EM.
 
@@ -131,10 +136,16 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         the lowest training loss (the paper); a decay in (0, 1) an exponential moving
         average of the weights over the M-step's steps (decay
         ``min(ema_decay, (1 + t) / (10 + t))`` at step t).
+    final_num_samples : int, default=None
+        Override the samples drawn for the imputations returned (the last E-step of
+        ``fit``, and ``transform``); the E-steps inside EM draw ``num_samples``.
+        None in a preset: ``num_samples``.
     aggregate : {"mean", "median"}, default=None
-        Override how the N samples of a missing cell are combined: "mean" (the
-        paper's posterior mean, best for squared error) or "median" (best for
-        absolute error, e.g. on zero-inflated columns).
+        Override how the imputations returned combine the samples of a missing numeric
+        cell: "mean" (the paper's posterior mean, best for squared error) or "median"
+        (the posterior median, best for absolute error). Categorical cells always take
+        the samples' vote (the mean of their one-hot codes), and the E-steps inside EM
+        always the mean.
     numeric_transform : {"standard", "quantile", "auto"}, default=None
         Override how numeric columns are encoded: "standard" standardises them (the
         paper); "quantile" first maps each through its empirical CDF to a normal
@@ -201,6 +212,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "warm_start": ["boolean", None],
         "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
+        "final_num_samples": [Interval(Integral, 1, None, closed="left"), None],
         "aggregate": [StrOptions({"mean", "median"}), None],
         "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS)), None],
     }
@@ -225,6 +237,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         warm_start: bool | None = None,
         rows_per_m_step: int | None = None,
         ema_decay: float | None = None,
+        final_num_samples: int | None = None,
         aggregate: str | None = None,
         numeric_transform: str | None = None,
     ):
@@ -245,6 +258,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.warm_start = warm_start
         self.rows_per_m_step = rows_per_m_step
         self.ema_decay = ema_decay
+        self.final_num_samples = final_num_samples
         self.aggregate = aggregate
         self.numeric_transform = numeric_transform
 
@@ -335,6 +349,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             start=start,
             on_iteration=None if checkpoint is None else checkpoint.save,
             bounds=_bounds(encoder, device),
+            median_columns=_median_columns(encoder, device),
         )
         self.encoder_ = encoder
         self.denoiser_ = result.net.eval()
@@ -417,6 +432,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 generator=generator,
                 bounds=_bounds(self.encoder_, device),
                 callback=callback,
+                median_columns=_median_columns(self.encoder_, device),
             )
         return self._output(self.encoder_.fill(frame, z_out.numpy()), array_dtype)
 

@@ -97,8 +97,13 @@ class SamplerConfig:
     solver: Literal["heun", "euler"] = "heun"
     clip_denoised: bool = False
     sample_precision: Literal["fp32", "bf16"] = "fp32"  # as train_precision, for sampling
-    # Not in the paper ("mean" reproduces it): combine the N samples of a cell by their
-    # "mean" (posterior mean) or "median" (posterior median, the MAE-optimal estimate).
+    # Not in the paper (None and "mean" reproduce it): the imputations returned (the
+    # last E-step of fit, and transform) draw final_num_samples samples (None:
+    # num_samples) and combine a numeric cell's samples by their "mean" (posterior
+    # mean) or "median" (posterior median, the MAE-optimal estimate); one-hot columns
+    # always take the mean (the samples' vote). The E-steps inside EM always average
+    # num_samples samples: the M-step is fitted to the posterior mean, as in the paper.
+    final_num_samples: int | None = None
     aggregate: Literal["mean", "median"] = "mean"
     eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
 
@@ -199,7 +204,9 @@ FAST = Preset(
         resample_sigma_max=1.0,
         solver="euler",
         clip_denoised=True,
-        num_samples=8,
+        num_samples=4,
+        final_num_samples=16,
+        aggregate="median",
         sample_precision="bf16",
     ),
     em=EMConfig(n_em_iter=4),

@@ -172,6 +172,7 @@ def posterior_mean(
     device: torch.device | str | None = None,
     callback: Callable[[int], None] | None = None,
     aggregate: str = "mean",
+    median_columns: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
     (or their median, with ``aggregate="median"``).
@@ -195,6 +196,9 @@ def posterior_mean(
         How the samples of a cell are combined: their mean (the paper: the posterior
         mean, best for squared error) or their median (interpolated for an even count;
         an estimate of the posterior median, best for absolute error).
+    median_columns : bool Tensor of shape (D,), optional
+        With ``aggregate="median"``, the columns that take the median; the others take
+        the mean (one-hot columns, whose mean is the vote of the samples). Default: all.
 
     Returns
     -------
@@ -226,10 +230,13 @@ def posterior_mean(
             generator=generator,
         )
         samples = samples.reshape(num_samples, len(idx), -1)
-        if aggregate == "mean":
-            estimate = samples.mean(dim=0)
-        else:
-            estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+        estimate = samples.mean(dim=0)
+        if aggregate == "median":
+            median = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+            if median_columns is None:
+                estimate = median
+            else:
+                estimate = torch.where(median_columns.to(estimate.device), median, estimate)
         out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
         if callback is not None:
             callback(len(idx))

@@ -54,7 +54,8 @@ class MissDiffBaseline(MixedImputer):
         ``"paper"`` gives the paper's settings (width 1024, up to 10,001 epochs, 50
         levels x 20 repeats x 10 samples).
     num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size : int
-    lr, patience, rows_per_m_step, ema_decay, aggregate, numeric_transform : default=None
+    lr, patience, rows_per_m_step, ema_decay, final_num_samples, aggregate : default=None
+    numeric_transform : default=None
         Override the preset (None: the preset's value), as for ``DiffPuterImputer``:
         every override of the imputer except the EM loop's (``n_em_iter``,
         ``warm_start``).
@@ -91,6 +92,7 @@ class MissDiffBaseline(MixedImputer):
         patience: int | None = None,
         rows_per_m_step: int | None = None,
         ema_decay: float | None = None,
+        final_num_samples: int | None = None,
         aggregate: str | None = None,
         numeric_transform: str | None = None,
         device: str = "auto",
@@ -107,6 +109,7 @@ class MissDiffBaseline(MixedImputer):
         self.patience = patience
         self.rows_per_m_step = rows_per_m_step
         self.ema_decay = ema_decay
+        self.final_num_samples = final_num_samples
         self.aggregate = aggregate
         self.numeric_transform = numeric_transform
         self.device = device
@@ -154,10 +157,10 @@ class MissDiffBaseline(MixedImputer):
         self, x: np.ndarray, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
     ) -> np.ndarray:
         """One E-step of DiffPuter's sampler; back to z units (std 1)."""
-        sampler = self.preset_.sampler
-        extra = {}
+        sampler, encoder = self.preset_.sampler, self.codec_.encoder
+        extra = {"median_columns": torch.from_numpy(encoder.numeric_columns()).to(z.device)}
         if getattr(sampler, "clip_denoised", False):  # the presets that clamp need bounds
-            lo, hi = self.codec_.encoder.scaled_bounds()
+            lo, hi = encoder.scaled_bounds()
             extra["bounds"] = (torch.from_numpy(lo).to(z.device), torch.from_numpy(hi).to(z.device))
         out = e_step(self.denoiser_, z, mask, sampler, generator=generator, **extra)
         return np.where(np.isnan(x), out.double().cpu().numpy() / SCALE, x)
