@@ -230,13 +230,13 @@ def posterior_mean(
             generator=generator,
         )
         samples = samples.reshape(num_samples, len(idx), -1)
-        estimate = samples.mean(dim=0)
-        if aggregate == "median":
-            median = samples.float().quantile(0.5, dim=0).to(samples.dtype)
-            if median_columns is None:
-                estimate = median
-            else:
-                estimate = torch.where(median_columns.to(estimate.device), median, estimate)
+        if aggregate == "mean":
+            estimate = samples.mean(dim=0)
+        else:
+            estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+            if median_columns is not None:
+                where = median_columns.to(estimate.device)
+                estimate = torch.where(where, estimate, samples.mean(dim=0))
         out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
         if callback is not None:
             callback(len(idx))

@@ -31,7 +31,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..._em import TrainingDivergedWarning, _new_denoiser, e_step, m_step
 from ..._encoding import SCALE
-from ..._imputer import OVERRIDES, DiffPuterImputer, resolve_device
+from ..._imputer import OVERRIDES, DiffPuterImputer, _bounds, _median_columns, resolve_device
 from ...config import PRESETS, Preset, get_preset
 from ._base import MixedImputer, OneHotCodec
 from ._torch_common import non_finite_error
@@ -157,12 +157,16 @@ class MissDiffBaseline(MixedImputer):
         self, x: np.ndarray, z: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
     ) -> np.ndarray:
         """One E-step of DiffPuter's sampler; back to z units (std 1)."""
-        sampler, encoder = self.preset_.sampler, self.codec_.encoder
-        extra = {"median_columns": torch.from_numpy(encoder.numeric_columns()).to(z.device)}
-        if getattr(sampler, "clip_denoised", False):  # the presets that clamp need bounds
-            lo, hi = encoder.scaled_bounds()
-            extra["bounds"] = (torch.from_numpy(lo).to(z.device), torch.from_numpy(hi).to(z.device))
-        out = e_step(self.denoiser_, z, mask, sampler, generator=generator, **extra)
+        encoder = self.codec_.encoder
+        out = e_step(
+            self.denoiser_,
+            z,
+            mask,
+            self.preset_.sampler,
+            generator=generator,
+            bounds=_bounds(encoder, z.device),  # used when the preset clamps
+            median_columns=_median_columns(encoder, z.device),
+        )
         return np.where(np.isnan(x), out.double().cpu().numpy() / SCALE, x)
 
     def _impute_new(self, x: np.ndarray) -> np.ndarray:
