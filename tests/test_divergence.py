@@ -62,23 +62,55 @@ def _diverge_on_call(monkeypatch, bad_call: int):
     monkeypatch.setattr(em, "train_denoiser", train)
 
 
+def _spy_e_steps(monkeypatch) -> list[dict]:
+    """Record each E-step's ``final`` flag and a copy of the weights it sampled with."""
+    real = em.e_step
+    calls = []
+
+    def spy(net, *args, **kwargs):
+        state = {k: v.clone() for k, v in net.state_dict().items()}
+        calls.append({"final": kwargs["final"], "state": state})
+        return real(net, *args, **kwargs)
+
+    monkeypatch.setattr(em, "e_step", spy)
+    return calls
+
+
 @pytest.mark.parametrize("warm_start", [True, False])
-def test_divergence_in_a_later_iteration_keeps_the_previous_network_and_imputations(
+def test_divergence_in_the_last_iteration_keeps_the_previous_network_for_the_final_e_step(
     masked, monkeypatch, warm_start
 ):
-    # the returned imputations then come from iteration 1's E-step, which draws with the
-    # settings of the E-steps inside EM: make the last E-step's the same to compare
-    params = {**TINY, "warm_start": warm_start, "final_num_samples": 2, "aggregate": "mean"}
-    one = DiffPuterImputer(**{**params, "n_em_iter": 1})
-    expected = one.fit_transform(masked)
+    params = {**TINY, "warm_start": warm_start}
+    one = DiffPuterImputer(**{**params, "n_em_iter": 1}).fit(masked)
     _diverge_on_call(monkeypatch, bad_call=2)
+    calls = _spy_e_steps(monkeypatch)
     imp = DiffPuterImputer(**{**params, "n_em_iter": 2})
     with pytest.warns(TrainingDivergedWarning, match="reset to its starting weights"):
         out = imp.fit_transform(masked)
-    pd.testing.assert_frame_equal(out, expected)  # iteration 2 was dropped entirely
     assert [r["kept_previous"] for r in imp.history_] == [False, True]
     for a, b in zip(imp.denoiser_.parameters(), one.denoiser_.parameters(), strict=True):
-        assert torch.equal(a, b)
+        assert torch.equal(a, b)  # iteration 2's network was dropped
+    # iteration 1's network drew the returned imputations, with the final sampler
+    # settings (not the E-step inside EM that iteration 1 ran)
+    assert [c["final"] for c in calls] == [False, True]
+    for state in (c["state"] for c in calls):
+        for name, value in one.denoiser_.state_dict().items():
+            assert torch.equal(state[name], value)
+    assert imp.history_[1]["mean_abs_change"] > 0
+    assert not out.isna().any().any()
+    observed = masked.notna()
+    pd.testing.assert_frame_equal(out[observed.all(axis=1)], masked[observed.all(axis=1)])
+
+
+def test_divergence_in_a_middle_iteration_drops_it_with_its_e_step(masked, monkeypatch):
+    _diverge_on_call(monkeypatch, bad_call=2)
+    calls = _spy_e_steps(monkeypatch)
+    imp = DiffPuterImputer(**{**TINY, "n_em_iter": 3})
+    with pytest.warns(TrainingDivergedWarning, match="reset to its starting weights"):
+        imp.fit_transform(masked)
+    assert [r["kept_previous"] for r in imp.history_] == [False, True, False]
+    assert [c["final"] for c in calls] == [False, True]  # iterations 1 and 3
+    assert imp.history_[1]["mean_abs_change"] == 0
 
 
 def test_non_finite_loss_mid_training_keeps_the_last_good_weights(masked, monkeypatch):

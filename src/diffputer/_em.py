@@ -6,7 +6,8 @@
 N conditional samples. Plain functions on tensors; the estimator owns everything else.
 
 Nothing non-finite reaches the imputations: an M-step whose loss blows up keeps the
-previous network and imputations, and an E-step cell that comes out non-finite keeps
+previous network and imputations (in the last iteration, the kept network draws the
+returned imputations), and an E-step cell that comes out non-finite keeps
 its previous value (the mean fill on a first pass), each with a warning.
 """
 
@@ -308,7 +309,12 @@ def run_em(
         if record["kept_previous"] and previous is not None:
             net = previous  # the blown-up network is dropped with its E-step
         z_new = z
-        if bool(mask.any()) and not record["kept_previous"]:
+        # a dropped iteration has no E-step, unless it was the last and a good network
+        # is kept: that network then draws the returned imputations, with the final
+        # sampler settings, as if its own iteration had been the last
+        has_good = any(not r["kept_previous"] for r in history)
+        final_from_previous = record["kept_previous"] and k == n_iter and has_good
+        if bool(mask.any()) and (not record["kept_previous"] or final_from_previous):
             with progress_bar(progress, "rows", int(mask.any(1).sum()), f"E-step {k}") as cb:
                 z_new = e_step(
                     net,

@@ -171,7 +171,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Per EM iteration: ``epochs``, ``train_loss``, ``best_loss``, ``diverged``
         (training hit a non-finite loss or blew up), ``kept_previous`` (it blew up so
         badly that the iteration was dropped: the previous network and imputations were
-        kept), ``m_step_seconds``, ``e_step_seconds`` and ``mean_abs_change`` (mean
+        kept; if it was the last, the previous network draws the returned imputations),
+        ``m_step_seconds``, ``e_step_seconds`` and ``mean_abs_change`` (mean
         absolute change of the imputed cells, z units).
 
     Notes
