@@ -29,14 +29,8 @@ from diffputer.diffusion import build_denoiser
 from diffputer.diffusion.loss import EDMLoss
 
 
-def _time(fn, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) * 1e3 / calls
-
-
-def _first_calls(fn, calls: int = 3) -> float:
+def _seconds(fn, calls: int) -> float:
+    """Wall seconds for ``calls`` calls of ``fn``."""
     start = time.perf_counter()
     for _ in range(calls):
         fn()
@@ -73,12 +67,14 @@ def measure(width: int, threads: int, rounds: int, calls: int) -> list[dict]:
         return step
 
     lines = []
-    for phase, make, n_calls in (("e_step_call", infer, calls), ("train_step", train, calls)):
-        warm = {"eager": _first_calls(make(eager)), "compiled": _first_calls(make(compiled))}
+    nets = {"eager": eager, "compiled": compiled}
+    for phase, make in (("e_step_call", infer), ("train_step", train)):
+        # the first 3 calls: compilation for the compiled network
+        warm = {name: _seconds(make(net), 3) for name, net in nets.items()}
         ms: dict[str, list[float]] = {"eager": [], "compiled": []}
         for _ in range(rounds):
-            for name, net in (("eager", eager), ("compiled", compiled)):
-                ms[name].append(_time(make(net), n_calls))
+            for name, net in nets.items():
+                ms[name].append(_seconds(make(net), calls) * 1e3 / calls)
         eager_ms, compiled_ms = (statistics.median(ms[k]) for k in ("eager", "compiled"))
         saved = eager_ms - compiled_ms
         first_cost = warm["compiled"] - warm["eager"]  # seconds the first 3 calls cost more

@@ -320,18 +320,14 @@ def test_posterior_median_is_the_median_of_the_same_samples():
     mask[:, missing] = True
     kwargs = dict(num_samples=6, resample_repeats=2, batch_size=6 * 7)
     sigmas = karras_sigmas(10)
-    mean = posterior_mean(
-        gaussian_denoiser, x, mask, sigmas, generator=torch.Generator().manual_seed(3), **kwargs
-    )
-    median = posterior_mean(
-        gaussian_denoiser,
-        x,
-        mask,
-        sigmas,
-        generator=torch.Generator().manual_seed(3),
-        aggregate="median",
-        **kwargs,
-    )
+
+    def draw(**options):  # each call draws the same samples (same seed), combined as asked
+        generator = torch.Generator().manual_seed(3)
+        return posterior_mean(
+            gaussian_denoiser, x, mask, sigmas, generator=generator, **kwargs, **options
+        )
+
+    mean, median = draw(), draw(aggregate="median")
     # the very samples posterior_mean drew: one chunk of 6 x 7 rows, same generator
     samples = conditional_sample(
         gaussian_denoiser,
@@ -350,14 +346,5 @@ def test_posterior_median_is_the_median_of_the_same_samples():
     # the median only where asked (numeric columns): the other columns take the mean
     only = torch.zeros(4, dtype=torch.bool)
     only[missing[0]] = True
-    mixed = posterior_mean(
-        gaussian_denoiser,
-        x,
-        mask,
-        sigmas,
-        generator=torch.Generator().manual_seed(3),
-        aggregate="median",
-        median_columns=only,
-        **kwargs,
-    )
+    mixed = draw(aggregate="median", median_columns=only)
     torch.testing.assert_close(mixed, torch.where(only, median, mean))

@@ -309,12 +309,13 @@ def run_em(
         if record["kept_previous"] and previous is not None:
             net = previous  # the blown-up network is dropped with its E-step
         z_new = z
-        # a dropped iteration has no E-step, unless it was the last and a good network
-        # is kept: that network then draws the returned imputations, with the final
-        # sampler settings, as if its own iteration had been the last
-        has_good = any(not r["kept_previous"] for r in history)
-        final_from_previous = record["kept_previous"] and k == n_iter and has_good
-        if bool(mask.any()) and (not record["kept_previous"] or final_from_previous):
+        # a dropped iteration has no E-step, unless it was the last and an earlier one
+        # left a good network: that network then draws the returned imputations, with
+        # the final sampler settings, as if its own iteration had been the last
+        sample = not record["kept_previous"] or (
+            k == n_iter and any(not r["kept_previous"] for r in history)
+        )
+        if bool(mask.any()) and sample:
             with progress_bar(progress, "rows", int(mask.any(1).sum()), f"E-step {k}") as cb:
                 z_new = e_step(
                     net,
