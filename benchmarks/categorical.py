@@ -1,6 +1,6 @@
 """Where the fast preset's categorical accuracy is lost. Prints JSON lines; asserts nothing.
 
-Three experiments on the runner's cell (5,000 rows, 70/30 split, MCAR 30%, mask
+Four experiments on the runner's cell (5,000 rows, 70/30 split, MCAR 30%, mask
 ``--first-mask``), each fitting the ``fast`` preset with ``random_state`` = the mask
 number (or loading ``--model``, a file written by ``DiffPuterImputer.save``):
 
