@@ -18,7 +18,7 @@ import pandas as pd
 from diffputer.bench.baselines import _parse_value
 from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
-from diffputer.bench.metrics import ZScale
+from diffputer.bench.metrics import ZScale, score_imputation
 from diffputer.bench.runner import BenchConfig, derive_rng, split_table
 
 SETTINGS = ("in-sample", "out-of-sample")
@@ -43,6 +43,18 @@ class Cell:
     hidden: dict[str, object]
     masked: dict[str, pd.DataFrame]
     scale: ZScale
+
+    def score(self, setting: str, out: pd.DataFrame) -> dict[str, Any]:
+        """``out``'s imputation of ``setting``'s hidden cells scored as the runner does
+        (z-unit MAE and RMSE, accuracy)."""
+        return score_imputation(
+            self.truth[setting],
+            out,
+            self.hidden[setting],
+            numeric=self.numeric,
+            categorical=self.categorical,
+            scale=self.scale,
+        )
 
 
 def load_cell(dataset: str, k: int, max_rows: int) -> Cell:

@@ -16,19 +16,14 @@ import time
 
 from _cell import Cell, main
 from diffputer import DiffPuterImputer
-from diffputer.bench.metrics import score_imputation
 
 
 def run(cell: Cell) -> None:
-    num, cat = cell.numeric, cell.categorical
-
-    def score(setting, out):
-        truth, hidden = cell.truth[setting], cell.hidden[setting]
-        return score_imputation(truth, out, hidden, numeric=num, categorical=cat, scale=cell.scale)
+    cat = cell.categorical
 
     imp = DiffPuterImputer(random_state=cell.mask, categorical_columns=cat or None)
     t = time.perf_counter()
-    s = score("in-sample", imp.fit_transform(cell.masked["in-sample"]))
+    s = cell.score("in-sample", imp.fit_transform(cell.masked["in-sample"]))
     line = dict(dataset=cell.dataset, mask=cell.mask, what="fit_transform (mean)")
     line |= dict(seconds=round(time.perf_counter() - t, 1), mae=s["mae"], acc=s["acc"])
     print(json.dumps(line), flush=True)
@@ -36,7 +31,7 @@ def run(cell: Cell) -> None:
     for aggregate in ("mean", "median"):
         imp.preset_ = base.replace(aggregate=aggregate)
         for setting, masked in cell.masked.items():
-            s = score(setting, imp.transform(masked))
+            s = cell.score(setting, imp.transform(masked))
             what = f"{setting} E-step ({aggregate})"
             line = dict(dataset=cell.dataset, mask=cell.mask, what=what)
             line |= dict(mae=s["mae"], rmse=s["rmse"], acc=s["acc"])

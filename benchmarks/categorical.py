@@ -54,7 +54,6 @@ from _cell import load_cell, settings
 from diffputer import DiffPuterImputer
 from diffputer._encoding import CATEGORICAL, TableEncoder
 from diffputer._imputer import _bounds, _median_columns
-from diffputer.bench.metrics import score_imputation
 
 SETTINGS = ("in-sample", "out-of-sample")
 
@@ -149,14 +148,7 @@ def sampler(cell, imp: DiffPuterImputer, variants: list[str]) -> None:
 
 
 def _score(cell, setting: str, out: pd.DataFrame) -> dict:
-    score = score_imputation(
-        cell.truth[setting],
-        out,
-        cell.hidden[setting],
-        numeric=cell.numeric,
-        categorical=cell.categorical,
-        scale=cell.scale,
-    )
+    score = cell.score(setting, out)
     return {key: score[key] for key in ("mae", "rmse", "acc")}
 
 

@@ -26,7 +26,6 @@ import numpy as np
 
 from _cell import cells, parse, settings
 from diffputer import DiffPuterImputer
-from diffputer.bench.metrics import score_imputation
 from diffputer.config import get_preset
 
 
@@ -50,7 +49,7 @@ def _column_lines(cell, setting, out, encoder) -> list[dict]:
 
 
 def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
-    num, cat = cell.numeric, cell.categorical
+    cat = cell.categorical
     for variant in variants:
         # any preset setting, not only the estimator's constructor overrides
         chosen = get_preset(preset).replace(**settings(variant.split(",")))
@@ -62,8 +61,7 @@ def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
         outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])
         seconds = round(time.perf_counter() - t, 1)
         for setting, out in outs.items():
-            truth, hidden = cell.truth[setting], cell.hidden[setting]
-            s = score_imputation(truth, out, hidden, numeric=num, categorical=cat, scale=cell.scale)
+            s = cell.score(setting, out)
             head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
             line = head | dict(mae=s["mae"], rmse=s["rmse"], acc=s["acc"], seconds=seconds)
             print(json.dumps(line), flush=True)

@@ -32,7 +32,6 @@ import time
 from _cell import cells, parse, settings
 from diffputer import DiffPuterImputer
 from diffputer.bench.baselines import make
-from diffputer.bench.metrics import score_imputation
 from diffputer.config import get_preset
 from paired import _column_lines
 
@@ -40,9 +39,7 @@ SETTING = "in-sample"
 
 
 def _report(cell, head: dict, out, seconds: float, encoder, per_column: bool) -> None:
-    truth, hidden = cell.truth[SETTING], cell.hidden[SETTING]
-    num, cat = cell.numeric, cell.categorical
-    s = score_imputation(truth, out, hidden, numeric=num, categorical=cat, scale=cell.scale)
+    s = cell.score(SETTING, out)
     head = dict(dataset=cell.dataset, mask=cell.mask) | head
     print(json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=s["acc"], seconds=seconds)))
     if per_column:

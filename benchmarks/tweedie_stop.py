@@ -23,7 +23,6 @@ import torch
 import diffputer.diffusion.sampler as S
 from _cell import load_cell
 from diffputer import DiffPuterImputer
-from diffputer.bench.metrics import score_imputation
 
 STOP = {"v": 0.0}
 orig = S.conditional_sample
@@ -96,14 +95,7 @@ for stop in stops:
         t = time.perf_counter()
         out = imp.transform(cell.masked[setting])
         sec = time.perf_counter() - t
-        s = score_imputation(
-            cell.truth[setting],
-            out,
-            cell.hidden[setting],
-            numeric=cell.numeric,
-            categorical=cell.categorical,
-            scale=cell.scale,
-        )
+        s = cell.score(setting, out)
         print(
             json.dumps(
                 dict(
