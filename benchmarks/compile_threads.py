@@ -42,7 +42,7 @@ def measure(width: int, threads: int, rounds: int, calls: int) -> list[dict]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     torch._dynamo.reset()
-    eager = build_denoiser(width, preset.model.hidden_dim, preset.model.sigma_data)
+    eager = build_denoiser(width, preset.model.width(width), preset.model.sigma_data)
     compiled = torch.compile(eager)  # shares eager's weights
     x = torch.randn(preset.sampler.eval_batch_size, width) * 0.5
     sigma = torch.tensor([[0.3]])

@@ -160,6 +160,16 @@ def test_set_overrides_reach_the_model(table, tmp_path):
     assert preset.encoding.numeric_transform == "standard"  # the fast preset's is "auto"
 
 
+@pytest.mark.parametrize("value, expected", [("auto", "auto"), ("24", 24)])
+def test_set_takes_a_number_or_a_word_where_both_are_allowed(table, tmp_path, value, expected):
+    src, model = _write(table, tmp_path), tmp_path / "m.dpt"
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--save-model", str(model)]
+    assert main([*args, "--set", "n_em_iter=1", "--set", f"hidden_dim={value}"]) == 0
+    from diffputer import DiffPuterImputer
+
+    assert DiffPuterImputer.load(model).preset_.model.hidden_dim == expected
+
+
 @pytest.mark.parametrize(
     "setting, fragment",
     [
@@ -170,6 +180,8 @@ def test_set_overrides_reach_the_model(table, tmp_path):
         ("aggregate=mode", "aggregate"),
         ("numeric_transform=log", "numeric_transform"),
         ("ema_decay=1", "ema_decay"),
+        ("hidden_dim=wide", "hidden_dim='wide': expected a number or one of ['auto']"),
+        ("hidden_dim=1", "hidden_dim"),
     ],
 )
 def test_bad_set_is_one_line(table, tmp_path, capsys, setting, fragment):

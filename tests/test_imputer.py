@@ -262,6 +262,34 @@ def test_a_preset_object_gives_every_setting(mixed):
     assert fitted.preset_.model.hidden_dim == TINY["hidden_dim"]
 
 
+def test_auto_width_follows_the_encoded_width():
+    model = get_preset("fast").model.__class__(hidden_dim="auto")
+    assert model.width(9) == model.auto_width == 128
+    assert model.width(63) == 128 and model.width(64) == model.auto_wide_width == 256
+    assert dataclasses.replace(model, hidden_dim=48).width(500) == 48  # a number is the width
+
+
+@pytest.mark.parametrize("n_categories, width", [(3, 128), (70, 256)])
+def test_auto_width_builds_the_network_it_names(n_categories, width, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=140),
+            "c": pd.Categorical(rng.permutation(140) % n_categories),  # each one seen
+        }
+    )
+    frame.loc[::4, "x"] = np.nan
+    params = {**TINY, "hidden_dim": "auto"}
+    imp = DiffPuterImputer(**params).fit(frame)
+    n_encoded = imp.encoder_.n_encoded
+    assert (n_encoded >= 64) == (width == 256)
+    assert imp.denoiser_.backbone.proj.out_features == width
+    imp.save(tmp_path / "m.dpt")  # the file keeps "auto" and rebuilds the same network
+    loaded = DiffPuterImputer.load(tmp_path / "m.dpt")
+    assert loaded.preset_.model.hidden_dim == "auto"
+    pd.testing.assert_frame_equal(loaded.transform(frame), imp.transform(frame))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [

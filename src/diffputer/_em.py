@@ -244,7 +244,7 @@ def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -
     seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build_denoiser(n_features, preset.model.hidden_dim, preset.model.sigma_data)
+        return build_denoiser(n_features, preset.model.width(n_features), preset.model.sigma_data)
 
 
 def run_em(

@@ -121,8 +121,12 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     n_em_iter, num_samples, num_steps, resample_repeats : int, default=None
         Override the preset's EM iterations K, samples averaged N, noise levels M and
         RePaint repeats R.
-    hidden_dim, max_epochs, batch_size, patience : int, default=None
-        Override the network width and the M-step's training budget.
+    hidden_dim : int or "auto", default=None
+        Override the network width; ``"auto"`` (the ``fast`` preset's) sizes it by the
+        encoded table: 128 below 64 encoded columns (a one-hot column per category),
+        256 from there.
+    max_epochs, batch_size, patience : int, default=None
+        Override the M-step's training budget.
     lr : float, default=None
         Override the Adam learning rate.
     warm_start : bool, default=None
@@ -205,7 +209,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "num_samples": [Interval(Integral, 1, None, closed="left"), None],
         "num_steps": [Interval(Integral, 1, None, closed="left"), None],
         "resample_repeats": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_dim": [Interval(Integral, 2, None, closed="left"), None],
+        "hidden_dim": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
@@ -230,7 +234,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         num_samples: int | None = None,
         num_steps: int | None = None,
         resample_repeats: int | None = None,
-        hidden_dim: int | None = None,
+        hidden_dim: int | str | None = None,
         max_epochs: int | None = None,
         batch_size: int | None = None,
         lr: float | None = None,

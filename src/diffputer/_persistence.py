@@ -207,7 +207,9 @@ def check_shapes(n_features: int, preset: Preset, tensors: dict[str, torch.Tenso
     edited file asking for a huge network fails here instead of exhausting memory.
     """
     with torch.device("meta"):
-        expected = build_denoiser(n_features, preset.model.hidden_dim, preset.model.sigma_data)
+        expected = build_denoiser(
+            n_features, preset.model.width(n_features), preset.model.sigma_data
+        )
     shapes = {k: tuple(v.shape) for k, v in expected.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if shapes != found:
@@ -219,7 +221,7 @@ def build_network(n_features: int, preset: Preset, tensors: dict[str, torch.Tens
     """The denoiser with ``tensors`` as weights (the global RNG is left untouched)."""
     check_shapes(n_features, preset, tensors)
     with torch.random.fork_rng(devices=[]):
-        net = build_denoiser(n_features, preset.model.hidden_dim, preset.model.sigma_data)
+        net = build_denoiser(n_features, preset.model.width(n_features), preset.model.sigma_data)
     net.load_state_dict(tensors, strict=True)
     return net
 

@@ -153,15 +153,34 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
             raise CLIError(
                 f"--set expects KEY=VALUE with KEY one of {', '.join(OVERRIDES)}; got {pair!r}"
             )
-        # word-valued settings go through as text; the imputer checks them
-        settings[key] = value.strip() if key in words else _parse_value(value)
+        # a word the setting accepts goes through as text (word-only settings: any
+        # text, the imputer checks it); everything else must be a number or true/false
+        text = value.strip()
+        allowed, words_only = words.get(key, (set(), False))
+        if text in allowed or words_only:
+            settings[key] = text
+        elif allowed:
+            try:
+                settings[key] = _parse_value(value)
+            except CLIError:
+                raise CLIError(
+                    f"--set {key}={text!r}: expected a number or one of {sorted(allowed)}"
+                ) from None
+        else:
+            settings[key] = _parse_value(value)
     return settings
 
 
-def _word_settings() -> set[str]:
-    """Settings whose values are words: those the estimator constrains to a set of strings."""
+def _word_settings() -> dict[str, tuple[set[str], bool]]:
+    """Settings that take words: the words each accepts, and whether it takes only words."""
     constraints = DiffPuterImputer._parameter_constraints
-    return {k for k in OVERRIDES if any(isinstance(c, StrOptions) for c in constraints[k])}
+    found = {}
+    for key in OVERRIDES:
+        options = [c for c in constraints[key] if isinstance(c, StrOptions)]
+        if options:
+            others = [c for c in constraints[key] if c is not None and c not in options]
+            found[key] = (set().union(*(c.options for c in options)), not others)
+    return found
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
