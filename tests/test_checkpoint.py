@@ -216,6 +216,10 @@ def test_cli_killed_mid_fit_resumes_from_its_checkpoint(tmp_path, capsys, sig, c
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a suite started in the background (`cmd &` without job control) passes SIGINT
+        # down as ignored, and Python then never raises KeyboardInterrupt: Ctrl-C's
+        # default, as a terminal user has it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_for(ckpt / CHECKPOINT_FILE, proc)
     proc.send_signal(sig)
