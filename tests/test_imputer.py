@@ -267,6 +267,8 @@ def test_auto_width_follows_the_encoded_width():
     assert model.width(9) == model.auto_width == 128
     assert model.width(63) == 128 and model.width(64) == model.auto_wide_width == 256
     assert dataclasses.replace(model, hidden_dim=48).width(500) == 48  # a number is the width
+    with pytest.raises(ValueError, match="hidden_dim must be an int or 'auto', got 'wide'"):
+        dataclasses.replace(model, hidden_dim="wide").width(9)  # a Preset is not validated
 
 
 @pytest.mark.parametrize("n_categories, width", [(3, 128), (70, 256)])

@@ -55,9 +55,12 @@ class ModelConfig:
 
     def width(self, n_features: int) -> int:
         """The network's width h for a table of ``n_features`` encoded columns."""
-        if self.hidden_dim != "auto":
-            return int(self.hidden_dim)
-        return self.auto_wide_width if n_features >= self.auto_wide_from else self.auto_width
+        if self.hidden_dim == "auto":
+            wide = n_features >= self.auto_wide_from
+            return self.auto_wide_width if wide else self.auto_width
+        if isinstance(self.hidden_dim, bool) or not isinstance(self.hidden_dim, int):
+            raise ValueError(f"hidden_dim must be an int or 'auto', got {self.hidden_dim!r}")
+        return self.hidden_dim
 
 
 @dataclass(frozen=True)
@@ -190,12 +193,12 @@ PAPER = Preset(name="paper")
 
 #: A CPU-sized preset: the same EM loop and conditional sampler with a narrower
 #: network (width 128, or 256 for tables encoded to 64+ columns) trained warm across
-#: EM iterations, an observed-cell loss in the first
-#: M-step, a training budget of about 1.05 M rows per M-step (300 epochs on 3,500 rows,
-#: 74 on 14,303) that ends on a moving average of the weights, and an E-step that
-#: spends its RePaint repeats where they matter (levels with sigma <= 1) with Euler
-#: steps. Discrete numeric columns with a point mass (counts, zero-inflated whole
-#: amounts) pass through a quantile-normal map. Measured in docs/performance.md.
+#: EM iterations, an observed-cell loss in the first M-step, a training budget of about
+#: 1.05 M rows per M-step (300 epochs on 3,500 rows, 74 on 14,303) that ends on a
+#: moving average of the weights, and an E-step that spends its RePaint repeats where
+#: they matter (levels with sigma <= 1) with Euler steps. Discrete numeric columns with
+#: a point mass (counts, zero-inflated whole amounts) pass through a quantile-normal
+#: map. Measured in docs/performance.md.
 FAST = Preset(
     name="fast",
     encoding=EncodingConfig(numeric_transform="auto"),
