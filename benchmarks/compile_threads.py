@@ -24,8 +24,8 @@ import time
 
 import torch
 
+from diffputer._em import denoiser_for
 from diffputer.config import get_preset
-from diffputer.diffusion import build_denoiser
 from diffputer.diffusion.loss import EDMLoss
 
 
@@ -42,7 +42,7 @@ def measure(width: int, threads: int, rounds: int, calls: int) -> list[dict]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     torch._dynamo.reset()
-    eager = build_denoiser(width, preset.model.width(width), preset.model.sigma_data)
+    eager = denoiser_for(width, preset)
     compiled = torch.compile(eager)  # shares eager's weights
     x = torch.randn(preset.sampler.eval_batch_size, width) * 0.5
     sigma = torch.tensor([[0.3]])

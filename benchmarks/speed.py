@@ -141,7 +141,8 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     n_final = int(bool(hist) and hist[-1]["e_step_seconds"] > 0)
     per_row_fit = per_row_estep * n_inner + per_row_final * n_final
     evals = per_row_fit * n_rows
-    flops = evals * flops_per_eval(imp.encoder_.n_encoded, p.model.width(imp.encoder_.n_encoded))
+    d = imp.encoder_.n_encoded
+    flops = evals * flops_per_eval(d, p.model.width(d))
     return {
         "preset": p.name,
         "settings": p.to_dict(),

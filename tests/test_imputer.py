@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from diffputer import DiffPuterImputer, get_preset
-from diffputer.config import PRESETS
+from diffputer.config import PRESETS, ModelConfig
 
 from .conftest import TINY, make_mixed_frame, mask_frame
 
@@ -263,7 +263,7 @@ def test_a_preset_object_gives_every_setting(mixed):
 
 
 def test_auto_width_follows_the_encoded_width():
-    model = get_preset("fast").model.__class__(hidden_dim="auto")
+    model = ModelConfig(hidden_dim="auto")
     assert model.width(9) == model.auto_width == 128
     assert model.width(63) == 128 and model.width(64) == model.auto_wide_width == 256
     assert dataclasses.replace(model, hidden_dim=48).width(500) == 48  # a number is the width

@@ -235,6 +235,13 @@ def e_step(
     return out
 
 
+def denoiser_for(n_features: int, preset: Preset) -> EDMPrecond:
+    """The preset's network for ``n_features`` encoded columns, at the width its model
+    settings give that table (initialised from torch's global RNG)."""
+    model = preset.model
+    return build_denoiser(n_features, model.width(n_features), model.sigma_data)
+
+
 def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -> EDMPrecond:
     """A freshly initialised network, its weights drawn from ``generator``'s stream.
 
@@ -244,7 +251,7 @@ def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -
     seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build_denoiser(n_features, preset.model.width(n_features), preset.model.sigma_data)
+        return denoiser_for(n_features, preset)
 
 
 def run_em(

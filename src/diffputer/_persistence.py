@@ -23,11 +23,11 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from sklearn.utils.validation import check_is_fitted
 
+from ._em import denoiser_for
 from ._encoding import TableEncoder
 from ._io import atomic_write
 from ._version import __version__
 from .config import Preset
-from .diffusion import build_denoiser
 
 __all__ = [
     "FORMAT",
@@ -207,9 +207,7 @@ def check_shapes(n_features: int, preset: Preset, tensors: dict[str, torch.Tenso
     edited file asking for a huge network fails here instead of exhausting memory.
     """
     with torch.device("meta"):
-        expected = build_denoiser(
-            n_features, preset.model.width(n_features), preset.model.sigma_data
-        )
+        expected = denoiser_for(n_features, preset)
     shapes = {k: tuple(v.shape) for k, v in expected.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if shapes != found:
@@ -221,7 +219,7 @@ def build_network(n_features: int, preset: Preset, tensors: dict[str, torch.Tens
     """The denoiser with ``tensors`` as weights (the global RNG is left untouched)."""
     check_shapes(n_features, preset, tensors)
     with torch.random.fork_rng(devices=[]):
-        net = build_denoiser(n_features, preset.model.width(n_features), preset.model.sigma_data)
+        net = denoiser_for(n_features, preset)
     net.load_state_dict(tensors, strict=True)
     return net
 

@@ -159,15 +159,15 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
         allowed, words_only = words.get(key, (set(), False))
         if text in allowed or words_only:
             settings[key] = text
-        elif allowed:
-            try:
-                settings[key] = _parse_value(value)
-            except CLIError:
-                raise CLIError(
-                    f"--set {key}={text!r}: expected a number or one of {sorted(allowed)}"
-                ) from None
-        else:
+            continue
+        try:
             settings[key] = _parse_value(value)
+        except CLIError:
+            if not allowed:
+                raise
+            raise CLIError(
+                f"--set {key}={text!r}: expected a number or one of {sorted(allowed)}"
+            ) from None
     return settings
 
 
