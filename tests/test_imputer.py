@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from diffputer import DiffPuterImputer, get_preset
-from diffputer.config import PRESETS, ModelConfig
+from diffputer._imputer import OVERRIDES
+from diffputer.config import PRESETS, SETTING_CONSTRAINTS, ModelConfig
 
 from .conftest import TINY, make_mixed_frame, mask_frame
 
@@ -267,8 +268,37 @@ def test_auto_width_follows_the_encoded_width():
     assert model.width(9) == model.auto_width == 128
     assert model.width(63) == 128 and model.width(64) == model.auto_wide_width == 256
     assert dataclasses.replace(model, hidden_dim=48).width(500) == 48  # a number is the width
-    with pytest.raises(ValueError, match="hidden_dim must be an int or 'auto', got 'wide'"):
-        dataclasses.replace(model, hidden_dim="wide").width(9)  # a Preset is not validated
+    with pytest.raises(ValueError, match="'hidden_dim' parameter of ModelConfig .* Got 'wide'"):
+        dataclasses.replace(model, hidden_dim="wide")  # refused when built, not when used
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (dict(num_steps=0), "'num_steps' parameter of SamplerConfig must be an int in the range"),
+        (dict(ema_decay=1.0), "'ema_decay' parameter of TrainConfig must be a float in the range"),
+        (dict(solver="rk4"), "'solver' parameter of SamplerConfig must be a str among"),
+        (dict(numeric_transform="log"), "'numeric_transform' parameter of EncodingConfig"),
+        (dict(lr_factor=1.0), "'lr_factor' parameter of TrainConfig"),
+        (dict(n_em_iter=2.5), "'n_em_iter' parameter of EMConfig must be an int"),
+        (dict(sigma_max=0.001), r"sigma_min \(0.002\) must be below sigma_max \(0.001\)"),
+    ],
+)
+def test_a_hand_built_preset_is_checked_setting_by_setting(setting, message):
+    # Settings the constructor does not expose reach the estimator only inside a Preset:
+    # each is checked when the config holding it is built, with the setting named
+    with pytest.raises(ValueError, match=message):
+        get_preset("fast").replace(**setting)
+    fine = get_preset("fast").replace(resample_sigma_max=math.inf, lr_patience=0)
+    assert fine.sampler.resample_sigma_max == math.inf and fine.train.lr_patience == 0
+
+
+def test_constructor_overrides_accept_what_the_settings_accept():
+    for name in OVERRIDES:  # one table: an override is its setting's constraint, or None
+        constraints = DiffPuterImputer._parameter_constraints[name]
+        assert constraints == [*SETTING_CONSTRAINTS[name], None], name
+    with pytest.raises(ValueError, match="'ema_decay' parameter of DiffPuterImputer"):
+        DiffPuterImputer(ema_decay=1.5).fit(np.array([[1.0, np.nan], [2.0, 3.0]]))
 
 
 @pytest.mark.parametrize("n_categories, width", [(3, 128), (70, 256)])

@@ -33,7 +33,7 @@ from pandas.api import types as ptypes
 from scipy.special import ndtr, ndtri
 
 from ._validation import check_some_observed, check_width, warn_if_mixed
-from .config import EncodingConfig
+from .config import NUMERIC_TRANSFORMS, EncodingConfig
 
 __all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
 
@@ -44,7 +44,6 @@ SCALE = 0.5  # observed cells get std 0.5 = sigma_data
 Z_LIMIT = 1e6
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
-NUMERIC_TRANSFORMS = ("standard", "quantile", "auto")
 # the encoder's settings are EncodingConfig's fields, with its defaults
 _DEFAULTS = EncodingConfig()
 _SETTINGS = tuple(f.name for f in fields(EncodingConfig))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,15 @@ import torch
 from pandas.api import types as ptypes
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._checkpoint import EMCheckpoint, fingerprint
 from ._em import EMResult, e_step, run_em
-from ._encoding import NUMERIC_TRANSFORMS, TableEncoder
+from ._encoding import TableEncoder
 from ._progress import Progress, progress_bar
 from ._validation import check_table
-from .config import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from .config import DEFAULT_PRESET, PRESETS, SETTING_CONSTRAINTS, Preset, get_preset
 
 __all__ = ["DiffPuterImputer", "resolve_device"]
 
@@ -205,21 +204,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         "device": [str],
         "verbose": ["verbose"],
         "categorical_columns": [list, tuple, None],
-        "n_em_iter": [Interval(Integral, 1, None, closed="left"), None],
-        "num_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "num_steps": [Interval(Integral, 1, None, closed="left"), None],
-        "resample_repeats": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_dim": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"}), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "patience": [Interval(Integral, 1, None, closed="left"), None],
-        "lr": [Interval(Real, 0, None, closed="neither"), None],
-        "warm_start": ["boolean", None],
-        "rows_per_m_step": [Interval(Integral, 0, None, closed="left"), None],
-        "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
-        "final_num_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "aggregate": [StrOptions({"mean", "median"}), None],
-        "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS)), None],
+        # each override accepts what the setting accepts (config.py), or None
+        **{name: [*SETTING_CONSTRAINTS[name], None] for name in OVERRIDES},
     }
 
     def __init__(

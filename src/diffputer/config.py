@@ -10,7 +10,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any, Literal
+
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -25,8 +33,88 @@ __all__ = [
 ]
 
 
+#: The ways a numeric column may enter the model (EncodingConfig.numeric_transform).
+NUMERIC_TRANSFORMS = ("standard", "quantile", "auto")
+
+
+def _at_least(low: int) -> Interval:
+    return Interval(Integral, low, None, closed="left")
+
+
+def _positive() -> Interval:
+    return Interval(Real, 0, None, closed="neither")
+
+
+def _unit(closed: str) -> Interval:
+    return Interval(Real, 0, 1, closed=closed)
+
+
+#: What each setting accepts, in scikit-learn's constraint language. Every config checks
+#: its fields on construction (so a Preset built by hand, by ``replace`` or from a saved
+#: file is checked before any training), and DiffPuterImputer's constructor overrides
+#: take their constraints from here.
+SETTING_CONSTRAINTS: dict[str, list] = {
+    # EncodingConfig
+    "numeric_transform": [StrOptions(set(NUMERIC_TRANSFORMS))],
+    "n_quantiles": [_at_least(1)],
+    "min_mode_share": [_unit("both")],
+    "max_distinct_share": [_unit("both")],
+    # ModelConfig
+    "hidden_dim": [_at_least(2), StrOptions({"auto"})],
+    "sigma_data": [_positive()],
+    "auto_width": [_at_least(2)],
+    "auto_wide_width": [_at_least(2)],
+    "auto_wide_from": [_at_least(1)],
+    # TrainConfig
+    "lr": [_positive()],
+    "batch_size": [_at_least(1)],
+    "max_epochs": [_at_least(1)],
+    "patience": [_at_least(1)],
+    "lr_factor": [_unit("neither")],
+    "lr_patience": [_at_least(0)],
+    "P_mean": [Interval(Real, None, None, closed="neither")],
+    "P_std": [_positive()],
+    "warm_start": ["boolean"],
+    "observed_loss_iterations": [_at_least(0)],
+    "train_precision": [StrOptions({"fp32", "bf16"})],
+    "validation_fraction": [_unit("left")],
+    "rows_per_m_step": [_at_least(0)],
+    "ema_decay": [_unit("left")],
+    # SamplerConfig
+    "num_steps": [_at_least(1)],
+    "sigma_min": [_positive()],
+    "sigma_max": [_positive()],
+    "rho": [_positive()],
+    "S_churn": [Interval(Real, 0, None, closed="left")],
+    "resample_repeats": [_at_least(1)],
+    "num_samples": [_at_least(1)],
+    "resample_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
+    "solver": [StrOptions({"heun", "euler"})],
+    "clip_denoised": ["boolean"],
+    "sample_precision": [StrOptions({"fp32", "bf16"})],
+    "final_num_samples": [_at_least(1), None],
+    "aggregate": [StrOptions({"mean", "median"})],
+    "eval_batch_size": [_at_least(1)],
+    # EMConfig
+    "n_em_iter": [_at_least(1)],
+    "init": [StrOptions({"mean"})],
+}
+
+
+class _Checked:
+    """Checks a config's fields against SETTING_CONSTRAINTS when it is built."""
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        validate_parameter_constraints(
+            {name: SETTING_CONSTRAINTS[name] for name in names},
+            {name: getattr(self, name) for name in names},
+            caller_name=type(self).__name__,
+        )
+
+
 @dataclass(frozen=True)
-class EncodingConfig:
+class EncodingConfig(_Checked):
     """How numeric columns enter the model (ALGORITHM.md "Encoding")."""
 
     # Not in the paper ("standard" reproduces it: standardise every column). "quantile":
@@ -41,7 +129,7 @@ class EncodingConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Checked):
     """The denoiser (paper App. D.4)."""
 
     hidden_dim: int | Literal["auto"] = 1024  # App. D.4: "5-layer MLP with hidden dimension 1024"
@@ -58,13 +146,11 @@ class ModelConfig:
         if self.hidden_dim == "auto":
             wide = n_features >= self.auto_wide_from
             return self.auto_wide_width if wide else self.auto_width
-        if isinstance(self.hidden_dim, bool) or not isinstance(self.hidden_dim, int):
-            raise ValueError(f"hidden_dim must be an int or 'auto', got {self.hidden_dim!r}")
-        return self.hidden_dim
+        return int(self.hidden_dim)  # an int >= 2: checked when the config was built
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Checked):
     """The M-step (paper Sec. 4.1, Eq. 3; App. D.4; authors' ``main.py``)."""
 
     lr: float = 1e-4  # App. D.4: Adam, learning rate 1e-4
@@ -95,7 +181,7 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class SamplerConfig:
+class SamplerConfig(_Checked):
     """The E-step (paper Sec. 4.2, Algorithm 2; authors' ``diffusion_utils.py``)."""
 
     num_steps: int = 50  # App. D.4: M = 50
@@ -122,9 +208,17 @@ class SamplerConfig:
     aggregate: Literal["mean", "median"] = "mean"
     eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.sigma_min >= self.sigma_max:
+            raise ValueError(
+                f"SamplerConfig: sigma_min ({self.sigma_min}) must be below sigma_max "
+                f"({self.sigma_max})"
+            )
+
 
 @dataclass(frozen=True)
-class EMConfig:
+class EMConfig(_Checked):
     """The EM loop (paper Sec. 3.2, 4.3)."""
 
     n_em_iter: int = 10  # authors' code default (paper Fig. 3: 4-5 suffice)
@@ -187,6 +281,8 @@ _GROUPS = {
 _FIELD_GROUP = {f.name: group for group, cls in _GROUPS.items() for f in dataclasses.fields(cls)}
 # overrides are routed by name alone, so a name may live in one config only
 assert len(_FIELD_GROUP) == sum(len(dataclasses.fields(c)) for c in _GROUPS.values())
+# and every setting is checked
+assert set(SETTING_CONSTRAINTS) == set(_FIELD_GROUP)
 
 #: The paper's settings, exactly (ALGORITHM.md). Days of CPU time on real data.
 PAPER = Preset(name="paper")
