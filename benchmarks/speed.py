@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from diffputer.bench.baselines import make
 from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
 from diffputer.bench.metrics import ZScale, score_imputation
-from diffputer.bench.runner import BenchConfig, derive_rng, split_table
+from diffputer.bench.runner import BenchConfig, cpu_name, derive_rng, split_table
 from diffputer.diffusion import karras_sigmas, network_calls_per_sample
 
 
@@ -72,17 +71,6 @@ def flops_per_eval(n_features: int, hidden: int, shared_noise: bool = True) -> f
     if not shared_noise:
         macs += 2 * h * h
     return 2.0 * macs
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak_rss_mb() -> float:

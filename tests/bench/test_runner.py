@@ -13,6 +13,7 @@ from diffputer.bench.runner import (
     BenchConfig,
     ResultsFile,
     derive_rng,
+    machine_label,
     run_benchmark,
     split_table,
 )
@@ -68,6 +69,19 @@ def test_tidy_results(tmp_path):
     on_disk = pd.read_csv(tmp_path / "results.csv")
     assert len(on_disk) == len(results)
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]  # no temporary left
+    assert (results["host"] == machine_label()).all() and machine_label().strip()
+
+
+def test_results_written_before_the_host_column_still_load(tmp_path):
+    # files (and docs/bench/results.csv rows) from before the host column: read as ""
+    results = run(config(mechanisms=("MCAR",), n_masks=1), tmp_path)
+    results.drop(columns="host").to_csv(tmp_path / "results.csv", index=False)
+    old = ResultsFile(tmp_path / "results.csv")
+    assert list(old.frame.columns) == RESULT_COLUMNS and (old.frame["host"] == "").all()
+    assert old.done() == set(results["cell_id"])  # resuming still skips them
+    more = run(config(mechanisms=("MCAR",), n_masks=2), tmp_path)
+    hosts = more.groupby("mask")["host"].unique()
+    assert list(hosts[0]) == [""] and list(hosts[1]) == [machine_label()]  # old rows kept
     # mean imputation is worse than EM on this structured table
     mae = results[results["metric"] == "mae"].groupby("method")["value"].mean()
     assert mae["em"] < mae["mean"]

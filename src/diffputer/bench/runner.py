@@ -23,7 +23,9 @@ message; the run goes on.
 
 from __future__ import annotations
 
+import functools
 import os
+import platform
 import sys
 import time
 import warnings
@@ -57,8 +59,10 @@ RESULTS_NAME = "results.csv"
 RESULT_COLUMNS = [
     "cell_id", "dataset", "mechanism", "rate", "mask", "method", "seed", "max_rows",
     "setting", "metric", "value", "n_cells", "seconds", "fit_seconds",
-    "n_train", "n_test", "status", "error", "warnings",
+    "n_train", "n_test", "status", "error", "warnings", "host",
 ]  # fmt: skip
+# columns a results file written by an earlier version may lack (read back as "")
+_OPTIONAL_COLUMNS = {"host"}
 _NUMERIC_DTYPES = {
     "rate": "float64", "mask": "int64", "seed": "int64", "max_rows": "Int64",
     "value": "float64", "n_cells": "int64", "seconds": "float64", "fit_seconds": "float64",
@@ -66,6 +70,33 @@ _NUMERIC_DTYPES = {
 }  # fmt: skip
 IN_SAMPLE, OUT_OF_SAMPLE = "in-sample", "out-of-sample"
 _MAX_MESSAGE = 500
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``; else what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def machine_label() -> str:
+    """Where a cell ran, for its results rows: CPU model, torch's CPU kernels, any GPU.
+
+    Seconds from different machines are not comparable (and bf16 sampling runs only on
+    CPUs with native bf16), so every row says which machine produced it.
+    """
+    import torch
+
+    label = f"{cpu_name()}; {torch.backends.cpu.get_cpu_capability()}"
+    if torch.cuda.is_available():
+        label += f"; cuda {torch.cuda.get_device_name()}"
+    return label
 
 
 def derive_rng(seed: int, *labels: str | int) -> np.random.Generator:
@@ -253,6 +284,7 @@ def run_cell(table: SplitTable, mask: np.ndarray, spec: str, random_state: int) 
         outcome[OUT_OF_SAMPLE] = _attempt(lambda: estimator.transform(masked[OUT_OF_SAMPLE]))
     fit_seconds = outcome[IN_SAMPLE].get("seconds", float("nan"))
     common = {"fit_seconds": fit_seconds, "n_train": len(truth[IN_SAMPLE])}
+    common["host"] = machine_label()
     common["n_test"] = len(truth[OUT_OF_SAMPLE])
     return [
         {"setting": setting, **row, **common}
@@ -287,9 +319,9 @@ class ResultsFile:
         if self.path.exists():
             frame = pd.read_csv(self.path)
             missing = set(RESULT_COLUMNS) - set(frame.columns)
-            if missing:
+            if missing - _OPTIONAL_COLUMNS:
                 raise ValueError(f"{self.path} is not a results file (no {sorted(missing)})")
-            self.frame = _typed(frame)
+            self.frame = _typed(frame.reindex(columns=[*frame.columns, *sorted(missing)]))
         else:
             self.frame = _typed(pd.DataFrame(columns=RESULT_COLUMNS))
 
