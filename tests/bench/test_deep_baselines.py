@@ -22,12 +22,14 @@ import torch
 import diffputer._em as em_module
 import diffputer.bench.baselines._missdiff as missdiff_module
 from diffputer.bench.baselines import (
+    BinaryCodec,
     HyperImputeBaseline,
     InSampleOnlyError,
     IsolatedEnvironmentError,
     IsolatedMethodError,
     MeanFillError,
     MIRACLEBaseline,
+    OneHotCodec,
     available,
     check_spec,
     label,
@@ -52,6 +54,8 @@ from .conftest import make_structured
 SPECS = {
     "remasker": "remasker:embed_dim=16:depth=2:decoder_depth=1:num_heads=2:max_epochs=150"
     ":warmup_epochs=5:lr=3e-3:batch_size=32:device=cpu",
+    "remasker-onehot": "remasker:embed_dim=16:depth=2:decoder_depth=1:num_heads=2:max_epochs=150"
+    ":warmup_epochs=5:lr=3e-3:batch_size=32:categorical_encoding=onehot:device=cpu",
     "missdiff": "missdiff:hidden_dim=64:max_epochs=150:patience=150:num_steps=10"
     ":resample_repeats=2:num_samples=4:device=cpu",
     "mot": "mot:n_iter=300:device=cpu",
@@ -312,6 +316,46 @@ def test_remasker_learning_rate_schedule():
     assert r._lr_at(0) == 0 and r._lr_at(20) == pytest.approx(5e-4)
     assert r._lr_at(40) == pytest.approx(1e-3) and r._lr_at(600) == pytest.approx(1e-5)
     assert r._lr_at(320) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2)
+
+
+def test_binary_codec_digits_and_decoding(table):
+    ds, mask, train, _ = table
+    codec = BinaryCodec().fit(train)
+    x = codec.encode(train)
+    # x1, x2, colour (2 categories: 1 digit), x3, x4, size (3 categories: 2 digits)
+    assert x.shape == (300, 7) and codec.slices[5] == slice(5, 7)
+    onehot = OneHotCodec().fit(train).encode(train)  # colour 2 columns, size 3
+    np.testing.assert_array_equal(x[:, [0, 1, 3, 4]], onehot[:, [0, 1, 4, 5]])
+    for j, cols in enumerate(codec.slices):
+        assert (np.isnan(x[:, cols]).all(axis=1) == mask[:300, j]).all()
+    digits = x[:, 5:7][~mask[:300, 5]]
+    assert set(map(tuple, digits)) == {(0, 0), (0, 1), (1, 0)}  # no code 3
+    # the true digits decode to the true categories
+    truth = ds.frame.iloc[:300]
+    out = codec.decode(train, codec.encode(truth))
+    pd.testing.assert_frame_equal(out, truth)
+    # predictions: rounded at 0.5 where that is a valid code, else the nearest valid code
+    size = codec.encoder.columns_[5].categories
+    guess = np.nan_to_num(x.copy())
+    guess[:, 5:7] = [0.2, 0.7]  # rounds to 01: code 1
+    assert (codec.decode(train, guess).loc[mask[:300, 5], "size"] == size[1]).all()
+    guess[:, 5:7] = [0.9, 0.8]  # rounds to 11, not a code; nearest valid: 10 (code 2)
+    assert (codec.decode(train, guess).loc[mask[:300, 5], "size"] == size[2]).all()
+    guess[:, 5:7] = np.nan  # non-finite digits fall back to the mode, with a warning
+    with pytest.warns(UserWarning, match="non-finite"):
+        out = codec.decode(train, guess)
+    assert (out.loc[mask[:300, 5], "size"] == train["size"].mode()[0]).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "tokens"),
+    [("remasker", 7), ("remasker-onehot", 9)],  # 4 numbers + 1 + 2 or 2 + 3
+)
+def test_remasker_tokens_and_categories(scores, name, tokens):
+    got, mean = scores(name), scores("mean")
+    assert got["imputer"].model_.pos.shape[1] == tokens + 1  # and the class token
+    assert got["in_score"]["acc"] > mean["in_score"]["acc"] + 0.1, got["in_score"]
+    assert got["out_score"]["acc"] > mean["out_score"]["acc"] + 0.1, got["out_score"]
 
 
 def _miwae_reference(model: _DLVM, x, m, k):

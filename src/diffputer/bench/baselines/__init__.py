@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._imputer import DiffPuterImputer
-from ._base import InSampleOnlyError, MixedImputer, OneHotCodec, OrdinalCodec
+from ._base import BinaryCodec, InSampleOnlyError, MixedImputer, OneHotCodec, OrdinalCodec
 from ._gain import GAINBaseline
 from ._gaussian_em import GaussianEMBaseline
 from ._isolated import (
@@ -55,6 +55,7 @@ __all__ = [
     "GAINBaseline",
     "GaussianEMBaseline",
     "HyperImputeBaseline",
+    "BinaryCodec",
     "InSampleOnlyError",
     "IsolatedEnvironmentError",
     "IsolatedMethodError",

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ._base import MixedImputer
+from ._base import BinaryCodec, MixedImputer, OneHotCodec
 from ._torch_common import MinMax, build_seeded, non_finite_error, resolve_device, seeds
 
 __all__ = ["ReMaskerBaseline"]
@@ -127,9 +127,13 @@ def _remask(observed: torch.Tensor, ratio: float, generator: torch.Generator) ->
 class ReMaskerBaseline(MixedImputer):
     """Masked-autoencoding imputation with re-masking.
 
-    On the standardised one-hot encoding, min-max scaled to [0, 1] per column (the
-    authors' scaling), so each one-hot indicator is a token; categorical blocks are
-    decoded by argmax.
+    Every encoded column is a token, min-max scaled to [0, 1] (the authors' scaling).
+    The authors' code takes numbers only; categorical columns are fed as the DiffPuter
+    authors fed them (``baselines/data_utils.py``): the binary digits of the category's
+    code, one token per digit (:class:`BinaryCodec`), so a column of ``k`` categories
+    costs ``ceil(log2 k)`` tokens instead of ``k``. ``categorical_encoding="onehot"``
+    gives the encoding the other baselines share (one token per category, decoded by
+    argmax).
 
     Defaults are the authors' code defaults (``utils.get_args_parser``), which the
     DiffPuter authors ran for every dataset. The ReMasker paper's App. A.2 recommends the
@@ -160,6 +164,8 @@ class ReMaskerBaseline(MixedImputer):
     weight_decay : float, default=0.01
         AdamW's, betas (0.9, 0.95); the authors' code builds AdamW without passing its
         ``--weight_decay`` (0.05), so PyTorch's default 0.01 applies.
+    categorical_encoding : {"binary", "onehot"}, default="binary"
+        How a categorical column becomes tokens (see above).
     device : str, default="auto"
     random_state : int, RandomState instance or None, default=None
 
@@ -183,6 +189,7 @@ class ReMaskerBaseline(MixedImputer):
         "min_lr": [Interval(Real, 0, None, closed="left")],
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "categorical_encoding": [StrOptions({"binary", "onehot"})],
         "device": [str],
         "random_state": ["random_state"],
     }
@@ -202,6 +209,7 @@ class ReMaskerBaseline(MixedImputer):
         min_lr: float = 1e-5,
         warmup_epochs: int = 40,
         weight_decay: float = 0.01,
+        categorical_encoding: str = "binary",
         device: str = "auto",
         random_state: Any = None,
     ):
@@ -217,8 +225,12 @@ class ReMaskerBaseline(MixedImputer):
         self.min_lr = min_lr
         self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
+        self.categorical_encoding = categorical_encoding
         self.device = device
         self.random_state = random_state
+
+    def _make_codec(self) -> OneHotCodec:
+        return BinaryCodec() if self.categorical_encoding == "binary" else OneHotCodec()
 
     def _lr_at(self, epoch: float) -> float:
         """The authors' ``adjust_learning_rate``: linear warm-up, then half-cycle cosine."""
