@@ -347,6 +347,21 @@ def test_binary_codec_digits_and_decoding(table):
     assert (out.loc[mask[:300, 5], "size"] == train["size"].mode()[0]).all()
 
 
+def test_binary_codec_gives_a_single_category_no_digit():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=30),
+            "k": pd.Categorical(["z"] * 30),
+            "c": pd.Categorical(list("xyz") * 10),
+        }
+    ).mask(rng.random((30, 3)) < 0.3)
+    codec = BinaryCodec().fit(frame)
+    assert codec.encode(frame).shape == (30, 3)  # a, no digit for k, two for c
+    out = codec.decode(frame, np.zeros((30, 3)))
+    assert (out["k"] == "z").all() and (out.loc[frame["c"].isna(), "c"] == "x").all()
+
+
 @pytest.mark.parametrize(
     ("name", "tokens"),
     [("remasker", 7), ("remasker-onehot", 9)],  # 4 numbers + 1 + 2 or 2 + 3
