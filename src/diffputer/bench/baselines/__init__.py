@@ -52,10 +52,10 @@ from ._softimpute import SoftImputeBaseline
 from ._tdm import TDMBaseline
 
 __all__ = [
+    "BinaryCodec",
     "GAINBaseline",
     "GaussianEMBaseline",
     "HyperImputeBaseline",
-    "BinaryCodec",
     "InSampleOnlyError",
     "IsolatedEnvironmentError",
     "IsolatedMethodError",
