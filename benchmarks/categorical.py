@@ -23,6 +23,11 @@ number (or loading ``--model``, a file written by ``DiffPuterImputer.save``):
     then, for the training rows where B is masked and A observed, B's accuracy per
     value of A. Tells a model that has not learnt a dependence from a sampler that
     cannot condition on it.
+``baseline``
+    Fits a registered baseline (``--method``, a runner method spec; default
+    ``missforest``) on the same cell with ``random_state`` = the mask number and prints
+    its accuracy on every categorical column's masked cells, beside the observed mode's:
+    the per-column yardstick for ``samples``.
 ``inner-fill``
     Refits with the categorical blocks of the E-steps *inside* EM (not the returned
     ones) replaced, before the next M-step trains on them: ``mean`` (the preset: the
@@ -36,6 +41,7 @@ number (or loading ``--model``, a file written by ``DiffPuterImputer.save``):
         --variants ";resample_sigma_max=80;resample_repeats=20;num_steps=50"
     python benchmarks/categorical.py joint adult --model /tmp/adult0.dp --pair relationship,sex
     python benchmarks/categorical.py inner-fill adult --variants mean,argmax,draw
+    python benchmarks/categorical.py baseline beijing --method missforest
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from _cell import load_cell, settings
 from diffputer import DiffPuterImputer
 from diffputer._encoding import CATEGORICAL, TableEncoder
 from diffputer._imputer import _bounds, _median_columns
+from diffputer.bench.baselines import make
 
 SETTINGS = ("in-sample", "out-of-sample")
 
@@ -108,6 +115,25 @@ def samples(cell, imp: DiffPuterImputer, n: int) -> None:
                     votes[np.arange(len(picked)), picked] += 1
                 line[f"mean_{s}"] = float(np.mean(cats[blocks[:s].mean(0).argmax(1)] == true))
                 line[f"vote_{s}"] = float(np.mean(cats[votes.argmax(1)] == true))
+            print(json.dumps(line), flush=True)
+
+
+def baseline(cell, method: str) -> None:
+    imputer = make(method, random_state=cell.mask)
+    filled = {"in-sample": imputer.fit_transform(cell.masked["in-sample"])}
+    filled["out-of-sample"] = imputer.transform(cell.masked["out-of-sample"])
+    names = list(cell.truth["in-sample"].columns)
+    for setting in SETTINGS:
+        frame, truth, hidden = cell.masked[setting], cell.truth[setting], cell.hidden[setting]
+        for name in cell.categorical:
+            h = hidden[:, names.index(name)]
+            if not h.any():
+                continue
+            true = truth[name].to_numpy()[h]
+            mode = frame[name].dropna().value_counts().index[0]
+            line = dict(dataset=cell.dataset, mask=cell.mask, setting=setting, column=str(name))
+            line |= dict(method=method, n=int(h.sum()), mode=float(np.mean(true == mode)))
+            line["accuracy"] = float(np.mean(filled[setting][name].to_numpy()[h] == true))
             print(json.dumps(line), flush=True)
 
 
@@ -214,7 +240,7 @@ def inner_fill(cell, variants: list[str]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("experiment", choices=("samples", "sampler", "joint", "inner-fill"))
+    p.add_argument("experiment", choices=("samples", "sampler", "joint", "inner-fill", "baseline"))
     p.add_argument("dataset")
     p.add_argument("--first-mask", type=int, default=0)
     p.add_argument("--max-rows", type=int, default=5000)
@@ -223,11 +249,15 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=32)
     p.add_argument("--rows", type=int, default=3000)
     p.add_argument("--pair", default="relationship,sex")
+    p.add_argument("--method", default="missforest", help="baseline: a runner method spec")
     p.add_argument(
         "--variants", help="inner-fill: default mean,argmax,draw; sampler: ';'-separated settings"
     )
     args = p.parse_args()
     cell = load_cell(args.dataset, args.first_mask, args.max_rows)
+    if args.experiment == "baseline":
+        baseline(cell, args.method)
+        return
     if args.experiment == "inner-fill":
         inner_fill(cell, (args.variants or "mean,argmax,draw").split(","))
         return
