@@ -60,7 +60,7 @@ from _cell import load_cell, settings
 from diffputer import DiffPuterImputer
 from diffputer._encoding import CATEGORICAL, TableEncoder
 from diffputer._imputer import _bounds, _median_columns
-from diffputer.bench.baselines import make
+from diffputer.bench.baselines import InSampleOnlyError, make
 
 SETTINGS = ("in-sample", "out-of-sample")
 
@@ -93,6 +93,15 @@ def _draws(imp: DiffPuterImputer, z: np.ndarray, mask: np.ndarray, n: int, **sam
     return np.stack(out)
 
 
+def _column_line(cell, setting: str, name, hidden: np.ndarray) -> dict:
+    """The fields every per-column line starts with: where, how many masked cells, and
+    the accuracy of filling them with the column's observed mode."""
+    frame, true = cell.masked[setting], cell.truth[setting][name].to_numpy()[hidden]
+    mode = frame[name].dropna().value_counts().index[0]
+    line = dict(dataset=cell.dataset, mask=cell.mask, setting=setting, column=str(name))
+    return line | dict(n=int(hidden.sum()), mode=float(np.mean(true == mode)))
+
+
 def samples(cell, imp: DiffPuterImputer, n: int) -> None:
     enc = imp.encoder_
     names = list(cell.truth["in-sample"].columns)
@@ -106,9 +115,7 @@ def samples(cell, imp: DiffPuterImputer, n: int) -> None:
             cats = np.asarray(col.categories, dtype=object)
             true = truth[names[i]].to_numpy()[h]
             blocks = draws[:, h][:, :, block]  # draws x hidden rows x categories
-            mode = frame[names[i]].dropna().value_counts().index[0]
-            line = dict(dataset=cell.dataset, mask=cell.mask, setting=setting, column=str(names[i]))
-            line |= dict(categories=len(cats), n=int(h.sum()), mode=float(np.mean(true == mode)))
+            line = _column_line(cell, setting, names[i], h) | dict(categories=len(cats))
             for s in sorted({1, 4, 16, n}):
                 votes = np.zeros(blocks.shape[1:])
                 for picked in blocks[:s].argmax(axis=2):
@@ -121,19 +128,19 @@ def samples(cell, imp: DiffPuterImputer, n: int) -> None:
 def baseline(cell, method: str) -> None:
     imputer = make(method, random_state=cell.mask)
     filled = {"in-sample": imputer.fit_transform(cell.masked["in-sample"])}
-    filled["out-of-sample"] = imputer.transform(cell.masked["out-of-sample"])
+    try:
+        filled["out-of-sample"] = imputer.transform(cell.masked["out-of-sample"])
+    except InSampleOnlyError:  # HyperImpute, MIRACLE: in-sample lines only
+        pass
     names = list(cell.truth["in-sample"].columns)
-    for setting in SETTINGS:
-        frame, truth, hidden = cell.masked[setting], cell.truth[setting], cell.hidden[setting]
+    for setting, out in filled.items():
         for name in cell.categorical:
-            h = hidden[:, names.index(name)]
+            h = cell.hidden[setting][:, names.index(name)]
             if not h.any():
                 continue
-            true = truth[name].to_numpy()[h]
-            mode = frame[name].dropna().value_counts().index[0]
-            line = dict(dataset=cell.dataset, mask=cell.mask, setting=setting, column=str(name))
-            line |= dict(method=method, n=int(h.sum()), mode=float(np.mean(true == mode)))
-            line["accuracy"] = float(np.mean(filled[setting][name].to_numpy()[h] == true))
+            true = cell.truth[setting][name].to_numpy()[h]
+            line = _column_line(cell, setting, name, h) | dict(method=method)
+            line["accuracy"] = float(np.mean(out[name].to_numpy()[h] == true))
             print(json.dumps(line), flush=True)
 
 
