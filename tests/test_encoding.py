@@ -87,6 +87,11 @@ def test_encoded_observed_cells_are_standardised_and_decode_back():
     assert lo[0] == pytest.approx(observed.min(), abs=1e-6)
     assert hi[1] == pytest.approx(z[:, 1][~missing[:, 1]].max(), abs=1e-6)
     np.testing.assert_allclose((enc.standardise(raw) * 0.5)[~missing], z[~missing], atol=1e-4)
+    # draws stacked on a leading axis decode as each draw does on its own
+    stacked = enc.unscale(np.stack([z, -z, 2 * z]))
+    for k, draw in enumerate((z, -z, 2 * z)):
+        np.testing.assert_array_equal(stacked[k], enc.unscale(draw))
+    np.testing.assert_array_equal(enc.unscale(z[3]), raw[3])  # one row
 
 
 def test_invalid_settings_and_files_are_refused():

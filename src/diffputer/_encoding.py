@@ -429,10 +429,12 @@ class TableEncoder:
 
     # ------------------------------------------------------------------ decoding
     def unscale(self, z: np.ndarray) -> np.ndarray:
-        """Back from the model's space to raw encoded values (float64; inf on overflow)."""
+        """Back from the model's space to raw encoded values (float64; inf on overflow).
+        ``z``'s last axis is the encoded columns; any leading axes (rows, samples) are
+        kept."""
         with np.errstate(over="ignore", invalid="ignore"):
             values = np.asarray(z, dtype=np.float64) / SCALE * self.std_ + self.mean_
-        return self._inverse(np.atleast_2d(values)).reshape(np.shape(z))
+        return self._inverse(values.reshape(-1, self.n_encoded)).reshape(np.shape(z))
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         """Raw encoded values in the model's units without the 0.5 (the inverse of
