@@ -92,6 +92,8 @@ def test_encoded_observed_cells_are_standardised_and_decode_back():
     for k, draw in enumerate((z, -z, 2 * z)):
         np.testing.assert_array_equal(stacked[k], enc.unscale(draw))
     np.testing.assert_array_equal(enc.unscale(z[3]), raw[3])  # one row
+    back = enc.standardise(np.stack([raw, raw]))  # and back, the same way
+    np.testing.assert_array_equal(back[1], enc.standardise(raw))
 
 
 def test_invalid_settings_and_files_are_refused():

@@ -439,7 +439,8 @@ class TableEncoder:
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         """Raw encoded values in the model's units without the 0.5 (the inverse of
         :meth:`unscale` up to that factor)."""
-        return (self._forward(np.atleast_2d(raw)).reshape(np.shape(raw)) - self.mean_) / self.std_
+        flat = np.asarray(raw).reshape(-1, self.n_encoded)
+        return (self._forward(flat).reshape(np.shape(raw)) - self.mean_) / self.std_
 
     def decode_column(self, i: int, raw: np.ndarray) -> np.ndarray:
         """Values of input column ``i`` from raw encoded values (one per row)."""
