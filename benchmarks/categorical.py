@@ -298,6 +298,11 @@ def main() -> None:
         inner_fill(cell, (args.variants or "mean,argmax,draw").split(","))
         return
     numeric = [name for name in args.numeric.split(",") if name]
+    if args.model and (numeric or args.set):
+        p.error("--numeric and --set shape a fit; a loaded --model was fitted already")
+    unknown = sorted(set(numeric) - {str(name) for name in cell.categorical})
+    if unknown:
+        p.error(f"--numeric: not categorical in {args.dataset}: {', '.join(unknown)}")
     for frame in cell.masked.values():  # category dtype would keep them categorical
         frame[numeric] = frame[numeric].astype(float)
     imp = _fitted(cell, args.model, numeric, settings(args.set.split(",")))
