@@ -64,10 +64,13 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def flops_per_eval(n_features: int, hidden: int, shared_noise: bool = True) -> float:
-    """Multiply-adds x 2 of one denoiser call on one row (the noise MLP once per batch)."""
+def flops_per_eval(
+    n_features: int, hidden: int, shared_noise: bool = True, conditional: bool = False
+) -> float:
+    """Multiply-adds x 2 of one denoiser call on one row (the noise MLP once per batch;
+    a conditional denoiser's input projection reads 3 D columns)."""
     h, d = hidden, n_features
-    macs = d * h + h * 2 * h + 2 * h * 2 * h + 2 * h * h + h * d
+    macs = (3 if conditional else 1) * d * h + h * 2 * h + 2 * h * 2 * h + 2 * h * h + h * d
     if not shared_noise:
         macs += 2 * h * h
     return 2.0 * macs
@@ -115,7 +118,12 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     sp = p.sampler
     sigmas = karras_sigmas(sp.num_steps, sp.sigma_min, sp.sigma_max, sp.rho)
     calls = network_calls_per_sample(
-        sp.num_steps, sp.resample_repeats, sigmas, sp.resample_sigma_max, sp.solver
+        sp.num_steps,
+        sp.resample_repeats,
+        sigmas,
+        sp.resample_sigma_max,
+        sp.solver,
+        conditioned=p.model.conditioning == "mask",
     )
     # E-steps inside EM draw num_samples; the last one (the imputations returned)
     # final_num_samples when set
@@ -130,7 +138,8 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     per_row_fit = per_row_estep * n_inner + per_row_final * n_final
     evals = per_row_fit * n_rows
     d = imp.encoder_.n_encoded
-    flops = evals * flops_per_eval(d, p.model.width(d))
+    conditional = p.model.conditioning == "mask"
+    flops = evals * flops_per_eval(d, p.model.width(d), conditional=conditional)
     return {
         "preset": p.name,
         "settings": p.to_dict(),

@@ -27,6 +27,7 @@ from .config import Preset, SamplerConfig, TrainConfig
 from .diffusion import (
     EDMLoss,
     EDMPrecond,
+    MaskDraw,
     build_denoiser,
     karras_sigmas,
     posterior_mean,
@@ -94,9 +95,9 @@ def _with_autocast(net: EDMPrecond, dtype: torch.dtype | None, device: torch.dev
     if dtype is None:
         return net
 
-    def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, sigma: torch.Tensor, *known) -> torch.Tensor:
         with torch.autocast(device_type=device.type, dtype=dtype):
-            return net(x, sigma).float()
+            return net(x, sigma, *known).float()
 
     return denoise
 
@@ -109,6 +110,7 @@ def m_step(
     *,
     generator: torch.Generator,
     observed_only: bool = False,
+    column_groups: torch.Tensor | None = None,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``net`` on the completed table ``z`` (all cells, as Eq. 3 prescribes).
@@ -116,6 +118,11 @@ def m_step(
     ``observed_only`` restricts the loss to observed cells (the imputed ones still feed
     the network's input), as MissDiff does; DiffPuter's presets may use it for the
     first M-steps, which otherwise learn the mean fill's pile of values.
+
+    A conditional ``net`` learns to denoise randomly hidden columns from the other
+    observed cells (:class:`~diffputer.diffusion.MaskDraw`; ``column_groups``, shape
+    (D,), gives each encoded column's table column, default: one each); missing cells
+    are never read, and are scored against their imputations unless ``observed_only``.
 
     With ``config.validation_fraction > 0``, a fixed random subset of rows is held out
     and its loss on observed cells decides early stopping and the weights kept. If the
@@ -126,12 +133,21 @@ def m_step(
     loss = EDMLoss(config.P_mean, config.P_std, net.sigma_data)
     split_gen = torch.Generator(device=generator.device).manual_seed(0)
     train_rows, val_rows = _validation_split(len(z), config.validation_fraction, split_gen)
-    val_kwargs = {}
+    train_rows = train_rows.to(z.device)
+    masks = None
+    if net.conditional:
+        groups = torch.arange(z.shape[1]) if column_groups is None else column_groups
+        groups = groups.to(z.device)
+        masks = MaskDraw(mask[train_rows], groups, config.mask_rate_max, observed_only)
+    val_kwargs: dict[str, Any] = {}
     if val_rows is not None:
         val_rows = val_rows.to(z.device)
         val_kwargs = dict(val_data=z[val_rows], val_weight=(~mask[val_rows]).to(z.dtype))
-    train_rows = train_rows.to(z.device)
-    weight = (~mask[train_rows]).to(z.dtype) if observed_only else None
+        if masks is not None:  # a fixed draw, scored on hidden observed cells
+            hiding = MaskDraw(mask[val_rows], masks.groups, config.mask_rate_max, True)
+            rows = torch.arange(len(val_rows), device=z.device)
+            val_kwargs["val_known"], val_kwargs["val_weight"] = hiding(rows, split_gen)
+    weight = (~mask[train_rows]).to(z.dtype) if observed_only and masks is None else None
     result = train_denoiser(
         net,
         z[train_rows],
@@ -139,6 +155,7 @@ def m_step(
         weight=weight,
         autocast_dtype=autocast_dtype(config.train_precision, z.device),
         ema_decay=config.ema_decay,
+        masks=masks,
         lr=config.lr,
         batch_size=config.batch_size,
         max_epochs=epoch_budget(config, len(train_rows)),
@@ -222,6 +239,7 @@ def e_step(
         callback=callback,
         aggregate=config.aggregate if final else "mean",
         median_columns=median_columns,
+        conditioned=net.conditional,
     )
     bad = ~torch.isfinite(out)
     if bool(bad.any()):  # never let a NaN reach an imputed cell
@@ -239,7 +257,8 @@ def denoiser_for(n_features: int, preset: Preset) -> EDMPrecond:
     """The preset's network for ``n_features`` encoded columns, at the width its model
     settings give that table (initialised from torch's global RNG)."""
     model = preset.model
-    return build_denoiser(n_features, model.width(n_features), model.sigma_data)
+    conditional = model.conditioning == "mask"
+    return build_denoiser(n_features, model.width(n_features), model.sigma_data, conditional)
 
 
 def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -> EDMPrecond:
@@ -265,6 +284,7 @@ def run_em(
     on_iteration: Callable[[EMResult], None] | None = None,
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
     median_columns: torch.Tensor | None = None,
+    column_groups: torch.Tensor | None = None,
 ) -> EMResult:
     """DiffPuter's EM loop from the mean fill ``z0`` (missing cells at 0).
 
@@ -288,6 +308,9 @@ def run_em(
         Per-column observed range in the scaled space, for ``clip_denoised``.
     median_columns : bool Tensor of shape (D,), optional
         The numeric columns, for the last E-step's ``aggregate="median"`` (None: all).
+    column_groups : long Tensor of shape (D,), optional
+        The table column of every encoded column, for a conditional denoiser's
+        training masks (None: every encoded column its own).
     """
     z = z0.clone() if start is None else start.z.clone()
     history: list[dict[str, Any]] = [] if start is None else list(start.history)
@@ -310,6 +333,7 @@ def run_em(
                 preset.train,
                 generator=generator,
                 observed_only=observed_only,
+                column_groups=column_groups,
                 callback=cb,
             )
         t1 = time.perf_counter()

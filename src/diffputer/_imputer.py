@@ -92,6 +92,14 @@ def _median_columns(encoder: TableEncoder, device: torch.device) -> torch.Tensor
     return torch.from_numpy(encoder.numeric_columns()).to(device)
 
 
+def _column_groups(encoder: TableEncoder, device: torch.device) -> torch.Tensor:
+    """The table column of every encoded column (one-hot blocks share theirs)."""
+    groups = [
+        i for i, block in enumerate(encoder.blocks()) for _ in range(block.stop - block.start)
+    ]
+    return torch.tensor(groups, dtype=torch.long, device=device)
+
+
 class DiffPuterImputer(TransformerMixin, BaseEstimator):
     """Impute missing values with DiffPuter: a diffusion model trained inside EM.
 
@@ -102,9 +110,12 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    preset : {"fast", "paper"} or Preset, default="fast"
+    preset : {"fast", "paper", "conditional"} or Preset, default="fast"
         Named settings. ``"paper"`` reproduces the paper exactly (days of CPU time on
-        real data); ``"fast"`` runs the same algorithm with CPU-sized settings. A
+        real data); ``"fast"`` runs the same algorithm with CPU-sized settings;
+        ``"conditional"`` is not the paper's method: a denoiser that reads the observed
+        cells, trained once on them (no EM) for longer, and sampled directly (see
+        ``docs/performance.md``). A
         :class:`~diffputer.Preset` gives every setting explicitly, e.g.
         ``get_preset("fast").replace(sigma_max=40.0)`` for one that has no constructor
         argument; it is saved with the model.
@@ -341,6 +352,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             on_iteration=None if checkpoint is None else checkpoint.save,
             bounds=_bounds(encoder, device),
             median_columns=_median_columns(encoder, device),
+            column_groups=_column_groups(encoder, device),
         )
         self.encoder_ = encoder
         self.denoiser_ = result.net.eval()

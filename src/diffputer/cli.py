@@ -65,7 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("input", metavar="IN", help="input table (.csv or .parquet)")
     imp.add_argument("-o", "--output", metavar="OUT", required=True, help="output table")
-    imp.add_argument("--preset", default=None, help="settings preset (fast, paper)")
+    imp.add_argument("--preset", default=None, help="settings preset (fast, paper, conditional)")
     imp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     imp.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     imp.add_argument(
@@ -100,7 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Hide 30%% of a 1,500-row sample of UCI Adult (shipped with the "
         "package), impute it, and print the scores next to mean/mode imputation.",
     )
-    demo.add_argument("--preset", default=None, help="settings preset (fast, paper)")
+    demo.add_argument("--preset", default=None, help="settings preset (fast, paper, conditional)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--rate", type=float, default=0.3, help="share of cells to hide")
     _add_verbosity(demo)

@@ -3,6 +3,7 @@
 Nothing here knows about pandas, scikit-learn or tables: tensors in, tensors out.
 """
 
+from .conditioning import MaskDraw
 from .loss import EDMLoss
 from .network import EDMPrecond, MLPBackbone, SinusoidalEmbedding, build_denoiser
 from .sampler import conditional_sample, heun_step, network_calls_per_sample, posterior_mean
@@ -12,6 +13,7 @@ from .training import TrainResult, fixed_noise, train_denoiser
 __all__ = [
     "EDMLoss",
     "EDMPrecond",
+    "MaskDraw",
     "MLPBackbone",
     "SinusoidalEmbedding",
     "TrainResult",

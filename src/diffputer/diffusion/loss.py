@@ -40,16 +40,22 @@ class EDMLoss:
         *,
         sigma: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Loss of every cell, shape (n, D); average it (optionally weighted) yourself.
 
         ``sigma`` (shape (n, 1)) and ``noise`` (shape of ``y``) may be fixed by the caller
-        (a validation loss on a fixed noise grid); otherwise they are drawn.
+        (a validation loss on a fixed noise grid); otherwise they are drawn. ``known``
+        (float mask of ``y``'s shape, conditional denoisers only): the cells whose clean
+        values the network reads; weight the loss to the other cells yourself.
         """
         if sigma is None:
             rnd = torch.randn((y.shape[0], 1), generator=generator, device=y.device, dtype=y.dtype)
             sigma = (rnd * self.P_std + self.P_mean).exp()
         if noise is None:
             noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
-        denoised = net(y + noise * sigma, sigma)
+        if known is None:
+            denoised = net(y + noise * sigma, sigma)
+        else:
+            denoised = net(y + noise * sigma, sigma, (y, known))
         return self.weight(sigma) * (denoised - y) ** 2

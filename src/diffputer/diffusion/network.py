@@ -4,6 +4,11 @@ Paper App. D.4 (and the authors' ``model.py``): a sinusoidal noise embedding pas
 through a two-layer MLP is added to a linear projection of the input, followed by an
 MLP of widths ``h -> 2h -> 2h -> h -> D`` with SiLU activations. The backbone never
 sees the noise scaling; :class:`EDMPrecond` (Karras et al. 2022, Table 1) wraps it.
+
+Not in the paper: a *conditional* denoiser (``conditional=True``, as in CSDI, Tashiro
+et al. 2021) also receives the clean values of the cells it may condition on and the
+mask saying which those are, so the E-step samples ``p(x_mis | x_obs)`` directly
+instead of steering an unconditional model with RePaint-style merges.
 """
 
 from __future__ import annotations
@@ -49,14 +54,18 @@ class MLPBackbone(nn.Module):
         Width D of the encoded table.
     hidden_dim : int
         Width h (paper: 1024, about 10.5 M parameters).
+    conditional : bool, default=False
+        Also take the known cells' values and the known-cell mask (the input
+        projection then reads ``3 D`` columns instead of ``D``).
     """
 
-    def __init__(self, n_features: int, hidden_dim: int):
+    def __init__(self, n_features: int, hidden_dim: int, conditional: bool = False):
         super().__init__()
         h = hidden_dim
+        self.conditional = conditional
         self.embed_noise = SinusoidalEmbedding(h)
         self.noise_mlp = nn.Sequential(nn.Linear(h, h), nn.SiLU(), nn.Linear(h, h))
-        self.proj = nn.Linear(n_features, h)
+        self.proj = nn.Linear(3 * n_features if conditional else n_features, h)
         self.mlp = nn.Sequential(
             nn.Linear(h, 2 * h),
             nn.SiLU(),
@@ -67,8 +76,15 @@ class MLPBackbone(nn.Module):
             nn.Linear(h, n_features),
         )
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``cond`` (conditional backbones only): known values and mask, shape (n, 2 D)."""
         emb = self.noise_mlp(self.embed_noise(c_noise))
+        if self.conditional:
+            if cond is None:
+                raise ValueError("a conditional backbone needs cond (known values and mask)")
+            x = torch.cat([x, cond.to(x.dtype)], dim=1)
         return self.mlp(self.proj(x) + emb)
 
 
@@ -88,18 +104,46 @@ class EDMPrecond(nn.Module):
         self.backbone = backbone
         self.sigma_data = sigma_data
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """Denoise ``x`` (shape (n, D)) at noise level ``sigma`` (shape (n, 1), (1, 1) or ())."""
+    @property
+    def conditional(self) -> bool:
+        """Whether the denoiser takes the known cells (``known=`` in :meth:`forward`)."""
+        return bool(getattr(self.backbone, "conditional", False))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor,
+        known: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Denoise ``x`` (shape (n, D)) at noise level ``sigma`` (shape (n, 1), (1, 1) or ()).
+
+        ``known`` (conditional denoisers only): ``(values, mask)``, both of shape (n, D),
+        the mask 1.0 on the cells whose clean ``values`` the network may read and 0.0 on
+        the cells it denoises. The noisy input is zeroed on known cells, so only the
+        other cells of ``x`` matter (and only they are meaningful in the output).
+        """
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1)
         sd2 = self.sigma_data**2
         c_skip = sd2 / (sigma**2 + sd2)
         c_out = sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
         c_in = 1.0 / (sigma**2 + sd2).sqrt()
         c_noise = sigma.log() / 4
-        F_x = self.backbone(c_in * x, c_noise)  # a (1, 1) sigma embeds once, broadcast
+        if self.conditional:
+            if known is None:
+                raise ValueError("a conditional denoiser needs known=(values, mask)")
+            values, mask = known
+            mask = mask.to(x.dtype)
+            cond = torch.cat([values.to(x.dtype) * mask, mask], dim=1)
+            F_x = self.backbone(c_in * x * (1 - mask), c_noise, cond)
+        else:
+            F_x = self.backbone(c_in * x, c_noise)  # a (1, 1) sigma embeds once, broadcast
         return c_skip * x + c_out * F_x.to(x.dtype)
 
 
-def build_denoiser(n_features: int, hidden_dim: int, sigma_data: float = 0.5) -> EDMPrecond:
-    """The paper's denoiser for a table of ``n_features`` encoded columns."""
-    return EDMPrecond(MLPBackbone(n_features, hidden_dim), sigma_data=sigma_data)
+def build_denoiser(
+    n_features: int, hidden_dim: int, sigma_data: float = 0.5, conditional: bool = False
+) -> EDMPrecond:
+    """The paper's denoiser for a table of ``n_features`` encoded columns (with
+    ``conditional=True``, the variant that also reads the known cells)."""
+    backbone = MLPBackbone(n_features, hidden_dim, conditional=conditional)
+    return EDMPrecond(backbone, sigma_data=sigma_data)

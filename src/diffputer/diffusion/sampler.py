@@ -10,6 +10,10 @@ to ``sigma_i`` and redo the level; the last repeat keeps the merge, the last lev
 The sampler takes any denoiser ``D(x, sigma) -> x0_hat`` with ``x`` of shape (n, D)
 and ``sigma`` of shape (1, 1) (one level for the whole batch; the denoiser broadcasts
 it); it knows nothing of networks or tables.
+
+Not in the paper: with ``conditioned=True`` the denoiser is conditional (called as
+``D(x, sigma, (x_obs, known_mask))``, it reads the observed cells itself), so the
+missing cells simply follow the reverse process: no merges, no RePaint repeats.
 """
 
 from __future__ import annotations
@@ -67,13 +71,17 @@ def network_calls_per_sample(
     sigmas: torch.Tensor | None = None,
     resample_sigma_max: float = math.inf,
     solver: str = "heun",
+    conditioned: bool = False,
 ) -> int:
     """Denoiser evaluations spent on one sample of one row: ``(M-1) R 2 + 1`` (Heun).
 
     With ``resample_sigma_max`` (and the ``sigmas`` it applies to), only the levels
     starting at or below it are repeated; the Euler solver costs one call per step.
+    A conditioned sampler repeats nothing: ``(M-1) 2 + 1`` (Heun), ``M`` (Euler).
     """
     per_step = 2 if solver == "heun" else 1
+    if conditioned:
+        return (num_steps - 1) * per_step + 1
     repeated = num_steps - 1
     if sigmas is not None and not math.isinf(resample_sigma_max):
         repeated = int((sigmas[: num_steps - 1] <= resample_sigma_max).sum())
@@ -94,6 +102,7 @@ def conditional_sample(
     solver: str = "heun",
     clip: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
+    conditioned: bool = False,
 ) -> torch.Tensor:
     """Draw one sample of every row from ``p(x | x_obs)``.
 
@@ -122,6 +131,10 @@ def conditional_sample(
         thresholding"): keeps trajectories of unusual rows from running away.
     generator : torch.Generator, optional
         Source of all randomness (on ``x_obs``'s device).
+    conditioned : bool, default=False
+        The denoiser is conditional, ``D(x, sigma, (x_obs, known))`` with ``known`` the
+        float mask of observed cells: it is given the observed cells instead of having
+        them merged in, and ``resample_repeats``/``resample_sigma_max`` do not apply.
 
     Returns
     -------
@@ -134,13 +147,25 @@ def conditional_sample(
         lo, hi = (b.to(x_obs.device, x_obs.dtype) for b in clip)
         unclipped = denoiser
 
-        def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return torch.clamp(unclipped(x, sigma), lo, hi)
+        def denoiser(x: torch.Tensor, sigma: torch.Tensor, *known) -> torch.Tensor:
+            return torch.clamp(unclipped(x, sigma, *known), lo, hi)
 
     second_order = solver == "heun"
     num_steps = len(sigmas) - 1
     gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
     x = _randn_like(x_obs, generator) * sigmas[0]  # x_T ~ N(0, T^2 I)
+    if conditioned:
+        given = (x_obs, (~mask).to(x_obs.dtype))
+        conditional = denoiser
+
+        def reads_observed(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            return conditional(x, sigma, given)
+
+        for i in range(num_steps):
+            x = heun_step(
+                reads_observed, x, sigmas[i], sigmas[i + 1], gamma, generator, second_order
+            )
+        return torch.where(mask, x, x_obs)
     for i in range(num_steps):
         t_cur, t_next = sigmas[i], sigmas[i + 1]
         repeated = i < num_steps - 1 and float(t_cur) <= resample_sigma_max
@@ -173,6 +198,7 @@ def posterior_mean(
     callback: Callable[[int], None] | None = None,
     aggregate: str = "mean",
     median_columns: torch.Tensor | None = None,
+    conditioned: bool = False,
 ) -> torch.Tensor:
     """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
     (or their median, with ``aggregate="median"``).
@@ -199,6 +225,8 @@ def posterior_mean(
     median_columns : bool Tensor of shape (D,), optional
         With ``aggregate="median"``, the columns that take the median; the others take
         the mean (one-hot columns, whose mean is the vote of the samples). Default: all.
+    conditioned : bool
+        The denoiser is conditional (see :func:`conditional_sample`).
 
     Returns
     -------
@@ -228,6 +256,7 @@ def posterior_mean(
             solver=solver,
             clip=clip,
             generator=generator,
+            conditioned=conditioned,
         )
         samples = samples.reshape(num_samples, len(idx), -1)
         if aggregate == "mean":

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .conditioning import MaskDraw
 from .loss import EDMLoss
 
 __all__ = ["TrainResult", "fixed_noise", "train_denoiser"]
@@ -91,6 +92,8 @@ def train_denoiser(
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
     ema_decay: float = 0.0,
+    masks: MaskDraw | None = None,
+    val_known: torch.Tensor | None = None,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> TrainResult:
     """Fit ``net`` to ``data`` with the EDM loss; leave the best (or averaged) weights in it.
@@ -121,6 +124,12 @@ def train_denoiser(
         ``min(ema_decay, (1 + t) / (10 + t))`` at step t, so early steps do not anchor
         it) and leave that in ``net`` at the end; the monitored loss then only decides
         early stopping.
+    masks : MaskDraw, optional
+        For a conditional denoiser: draws every batch's known cells and loss weights
+        (rows indexed as in ``data``); ``weight`` multiplies the latter.
+    val_known : Tensor of shape (m, D), optional
+        With ``masks``: the held-out rows' fixed known-cell mask (``val_weight`` then
+        selects the cells scored).
     callback : callable, optional
         ``callback(epoch, train_loss, monitored_loss)`` after every epoch.
     """
@@ -154,8 +163,12 @@ def train_denoiser(
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
             w = None if weight is None else weight[idx]
+            known = None
+            if masks is not None:
+                known, hidden = masks(idx, generator)
+                w = hidden if w is None else w * hidden
             with autocast():
-                batch_loss = _weighted_mean(loss(net, data[idx], generator), w)
+                batch_loss = _weighted_mean(loss(net, data[idx], generator, known=known), w)
             if not torch.isfinite(batch_loss):
                 diverged = True
                 break
@@ -177,7 +190,7 @@ def train_denoiser(
         monitored = train_loss
         if val_noise is not None:
             with autocast():
-                monitored = _validation_loss(net, val_data, val_weight, loss, val_noise)
+                monitored = _validation_loss(net, val_data, val_weight, loss, val_noise, val_known)
             if not math.isfinite(monitored):
                 diverged = True
                 break
@@ -201,8 +214,12 @@ def train_denoiser(
         rows = data[: min(n, batch_size)]
         check_noise = fixed_noise(len(rows), data.shape[1], loss, generator, data.device)
         check_weight = None if weight is None else weight[: len(rows)]
+        check_known = None
+        if masks is not None:
+            check_known, hidden = masks(torch.arange(len(rows), device=data.device), generator)
+            check_weight = hidden if check_weight is None else check_weight * hidden
         with autocast():
-            check = _validation_loss(net, rows, check_weight, loss, check_noise)
+            check = _validation_loss(net, rows, check_weight, loss, check_noise, check_known)
         best_loss = max(best_loss, check) if math.isfinite(check) else math.inf
     return TrainResult(epoch, best_loss, train_loss, diverged)
 
@@ -214,8 +231,9 @@ def _validation_loss(
     val_weight: torch.Tensor | None,
     loss: EDMLoss,
     val_noise: tuple[torch.Tensor, torch.Tensor],
+    val_known: torch.Tensor | None = None,
 ) -> float:
     net.eval()
     sigma, noise = val_noise
-    values = loss(net, val_data, sigma=sigma, noise=noise)
+    values = loss(net, val_data, sigma=sigma, noise=noise, known=val_known)
     return _weighted_mean(values, val_weight).item()

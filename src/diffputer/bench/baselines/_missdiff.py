@@ -72,7 +72,8 @@ class MissDiffBaseline(MixedImputer):
     """
 
     _parameter_constraints: dict = {
-        "preset": [StrOptions(set(PRESETS))],
+        # the unconditional denoiser's presets (MissDiff is defined by that denoiser)
+        "preset": [StrOptions(set(PRESETS) - {"conditional"})],
         **{name: DiffPuterImputer._parameter_constraints[name] for name in _OVERRIDES},
         "device": [str],
         "random_state": ["random_state"],
