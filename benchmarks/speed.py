@@ -292,11 +292,14 @@ def _print_run(res: dict) -> None:
     )
     print(line)
     if "epochs" in res:
+        inner = f"{res['evals_per_row_per_estep']} per E-step inside EM, "
+        if len(res["epochs"]) < 2:  # one iteration: the only E-step is the last
+            inner = ""
         print(
             f"  epochs per EM iteration {res['epochs']}; M-step {res['m_step_s']:.1f}s, "
             f"E-step {res['e_step_s']:.1f}s; sampling evals per imputed row "
-            f"{res['sampling_evals_per_imputed_row']} ({res['evals_per_row_per_estep']} per "
-            f"E-step inside EM, {res['evals_per_row_final_estep']} in the last and per "
+            f"{res['sampling_evals_per_imputed_row']} ({inner}"
+            f"{res['evals_per_row_final_estep']} in the last and per "
             f"new row); training row-passes per row {res['training_row_passes_per_row']}; "
             f"E-step {res['estep_flops_per_s'] / 1e9:.0f} GFLOP/s = "
             f"{res['estep_fraction_of_peak']:.0%} of peak"
