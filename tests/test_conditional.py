@@ -209,3 +209,22 @@ def test_conditioning_is_checked():
         get_preset("fast").replace(conditioning="yes")
     with pytest.raises(ValueError, match="mask_rate_max"):
         get_preset("conditional").replace(mask_rate_max=0.0)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [dict(validation_fraction=0.25), dict(n_em_iter=2, observed_loss_iterations=1)],
+    ids=["held-out rows", "EM on imputed cells"],
+)
+def test_conditional_preset_with_held_out_rows_or_em(mixed, setting):
+    """The other paths through the M-step: early stopping on held-out rows (a fixed
+    mask draw), and later EM iterations that also score the missing cells."""
+    _, masked, _ = mixed
+    preset = get_preset("conditional").replace(**setting)
+    params = {**CONDITIONAL_TINY, "preset": preset, "n_em_iter": setting.get("n_em_iter", 1)}
+    imp = DiffPuterImputer(**params)
+    out = imp.fit_transform(masked)
+    assert imp.n_iter_ == setting.get("n_em_iter", 1)
+    assert all(np.isfinite(h["best_loss"]) for h in imp.history_)
+    assert not out.isna().any().any()
+    assert_observed_unchanged(masked, out)
