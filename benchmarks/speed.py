@@ -116,6 +116,7 @@ def run_method(name, estimator, table, mask, scale):
 def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> dict:
     p = imp.preset_
     sp = p.sampler
+    conditional = imp.denoiser_.conditional
     sigmas = karras_sigmas(sp.num_steps, sp.sigma_min, sp.sigma_max, sp.rho)
     calls = network_calls_per_sample(
         sp.num_steps,
@@ -123,7 +124,7 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
         sigmas,
         sp.resample_sigma_max,
         sp.solver,
-        conditioned=p.model.conditioning == "mask",
+        conditioned=conditional,
     )
     # E-steps inside EM draw num_samples; the last one (the imputations returned)
     # final_num_samples when set
@@ -138,7 +139,6 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     per_row_fit = per_row_estep * n_inner + per_row_final * n_final
     evals = per_row_fit * n_rows
     d = imp.encoder_.n_encoded
-    conditional = p.model.conditioning == "mask"
     flops = evals * flops_per_eval(d, p.model.width(d), conditional=conditional)
     return {
         "preset": p.name,

@@ -137,7 +137,6 @@ def m_step(
     masks = None
     if net.conditional:
         groups = torch.arange(z.shape[1]) if column_groups is None else column_groups
-        groups = groups.to(z.device)
         masks = MaskDraw(mask[train_rows], groups, config.mask_rate_max, observed_only)
     val_kwargs: dict[str, Any] = {}
     if val_rows is not None:

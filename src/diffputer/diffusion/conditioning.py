@@ -39,15 +39,19 @@ class MaskDraw:
     max_rate: float
     observed_only: bool = True
 
+    def __post_init__(self) -> None:
+        # once, not per batch: .max() would wait for the GPU at every training step
+        self.groups = self.groups.to(self.missing.device)
+        self.n_columns = int(self.groups.max()) + 1
+
     def __call__(
         self, rows: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(known, weight)`` for training rows ``rows``, float tensors of shape (b, D)."""
         missing = self.missing[rows]
-        n_columns = int(self.groups.max()) + 1
         device = missing.device
         rate = torch.rand((len(rows), 1), generator=generator, device=device) * self.max_rate
-        hide = torch.rand((len(rows), n_columns), generator=generator, device=device) < rate
-        target = hide[:, self.groups.to(device)] | missing
+        hide = torch.rand((len(rows), self.n_columns), generator=generator, device=device) < rate
+        target = hide[:, self.groups] | missing
         weight = target & ~missing if self.observed_only else target
         return (~target).float(), weight.float()
