@@ -41,6 +41,7 @@ from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
 from diffputer.bench.metrics import ZScale, score_imputation
 from diffputer.bench.runner import BenchConfig, cpu_name, derive_rng, split_table
+from diffputer.config import get_preset
 from diffputer.diffusion import karras_sigmas, network_calls_per_sample
 
 
@@ -162,6 +163,7 @@ def memory_check(preset: str, n_rows: int, n_cols: int, device: str) -> dict:
 import resource, time, json
 import numpy as np, pandas as pd
 from diffputer import DiffPuterImputer
+from diffputer.config import get_preset
 rng = np.random.default_rng(0)
 columns = [f"c{{i}}" for i in range({n_cols})]
 small = pd.DataFrame(rng.normal(size=(2000, {n_cols})), columns=columns)
@@ -244,11 +246,11 @@ def main(argv=None) -> int:
         )
         for preset in filter(None, args.presets.split(",")):
             imp = DiffPuterImputer(
-                preset=preset,
+                # any preset setting, not only the constructor's overrides
+                preset=get_preset(preset).replace(**overrides) if overrides else preset,
                 random_state=args.seed,
                 device=device,
                 categorical_columns=list(table.dataset.categorical) or None,
-                **overrides,
             )
             res = run_method(f"diffputer:{preset}", imp, table, mask, scale)
             imp._speed_rows = n_missing_rows

@@ -158,7 +158,8 @@ def test_transform_imputes_new_rows(mixed):
     assert out.index.equals(new.index)
 
 
-def test_em_learns_dependence_better_than_mean():
+@pytest.mark.parametrize("rows_per_sigma", [1, 16])  # 16: 8 noise levels per batch of 128
+def test_em_learns_dependence_better_than_mean(rows_per_sigma):
     """With a strong linear relation, a short EM run must beat the mean fill."""
     rng = np.random.default_rng(0)
     n = 400
@@ -166,6 +167,7 @@ def test_em_learns_dependence_better_than_mean():
     full = pd.DataFrame({"a": a, "b": a + 0.1 * rng.normal(size=n), "c": -a})
     masked, mask = mask_frame(full, rate=0.3, seed=2)
     out = DiffPuterImputer(
+        preset=get_preset("fast").replace(rows_per_sigma=rows_per_sigma),
         n_em_iter=2,
         hidden_dim=64,
         max_epochs=150,
@@ -218,6 +220,7 @@ def test_paper_preset_has_every_paper_value():
     assert t.rows_per_m_step == 0  # every M-step may run max_epochs, whatever the size
     assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     assert t.ema_decay == 0.0  # the best epoch's weights are kept, as the authors' code
+    assert t.rows_per_sigma == 1  # a noise level per row (EDM's loss)
     s = p.sampler
     assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)
     assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)
@@ -280,6 +283,7 @@ def test_auto_width_follows_the_encoded_width():
         (dict(solver="rk4"), "'solver' parameter of SamplerConfig must be a str among"),
         (dict(numeric_transform="log"), "'numeric_transform' parameter of EncodingConfig"),
         (dict(lr_factor=1.0), "'lr_factor' parameter of TrainConfig"),
+        (dict(rows_per_sigma=0), "'rows_per_sigma' parameter of TrainConfig"),
         (dict(n_em_iter=2.5), "'n_em_iter' parameter of EMConfig must be an int"),
         (dict(sigma_max=0.001), r"sigma_min \(0.002\) must be below sigma_max \(0.001\)"),
     ],

@@ -130,7 +130,7 @@ def m_step(
     back and the record says ``kept_previous``.
     """
     start_state = copy.deepcopy(net.state_dict())
-    loss = EDMLoss(config.P_mean, config.P_std, net.sigma_data)
+    loss = EDMLoss(config.P_mean, config.P_std, net.sigma_data, config.rows_per_sigma)
     split_gen = torch.Generator(device=generator.device).manual_seed(0)
     train_rows, val_rows = _validation_split(len(z), config.validation_fraction, split_gen)
     train_rows = train_rows.to(z.device)

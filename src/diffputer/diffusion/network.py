@@ -18,7 +18,23 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["EDMPrecond", "MLPBackbone", "SinusoidalEmbedding", "build_denoiser"]
+__all__ = ["EDMPrecond", "MLPBackbone", "SinusoidalEmbedding", "build_denoiser", "sigma_rows"]
+
+
+def sigma_rows(n: int, m: int, device: torch.device | str | None = None) -> torch.Tensor | None:
+    """Which of ``m`` noise levels each of ``n`` rows uses (``None`` when ``m`` is 1 or ``n``).
+
+    A batch may carry fewer noise levels than rows: the rows are split into ``m``
+    consecutive groups of near-equal size, row ``i`` taking level ``i * m // n``. The
+    network then embeds each level once (the embedding MLP is a fifth of a training
+    step's arithmetic at width 128). One level broadcast to every row (``m == 1``) and
+    one per row (``m == n``) need no index.
+    """
+    if m == n or m == 1:
+        return None
+    if not 1 <= m <= n:
+        raise ValueError(f"cannot share {m} noise levels among {n} rows")
+    return torch.arange(n, device=device) * m // n
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -81,6 +97,9 @@ class MLPBackbone(nn.Module):
     ) -> torch.Tensor:
         """``cond`` (conditional backbones only): known values and mask, shape (n, 2 D)."""
         emb = self.noise_mlp(self.embed_noise(c_noise))
+        rows = sigma_rows(x.shape[0], emb.shape[0], x.device)
+        if rows is not None:
+            emb = emb[rows]
         if self.conditional:
             if cond is None:
                 raise ValueError("a conditional backbone needs cond (known values and mask)")
@@ -117,17 +136,23 @@ class EDMPrecond(nn.Module):
     ) -> torch.Tensor:
         """Denoise ``x`` (shape (n, D)) at noise level ``sigma`` (shape (n, 1), (1, 1) or ()).
 
+        ``sigma`` may also hold ``m < n`` levels (shape (m, 1)), shared by consecutive
+        groups of rows as :func:`sigma_rows` says; each level is embedded once.
+
         ``known`` (conditional denoisers only): ``(values, mask)``, both of shape (n, D),
         the mask 1.0 on the cells whose clean ``values`` the network may read and 0.0 on
         the cells it denoises. The noisy input is zeroed on known cells, so only the
         other cells of ``x`` matter (and only they are meaningful in the output).
         """
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        c_noise = sigma.log() / 4  # one per level; the backbone spreads it over the rows
+        rows = sigma_rows(x.shape[0], sigma.shape[0], x.device)
+        if rows is not None:
+            sigma = sigma[rows]
         sd2 = self.sigma_data**2
         c_skip = sd2 / (sigma**2 + sd2)
         c_out = sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
         c_in = 1.0 / (sigma**2 + sd2).sqrt()
-        c_noise = sigma.log() / 4
         if self.conditional:
             if known is None:
                 raise ValueError("a conditional denoiser needs known=(values, mask)")
