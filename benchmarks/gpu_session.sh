@@ -12,6 +12,7 @@
 #
 #     bash benchmarks/gpu_session.sh checks     # ~9 minutes: tests, fast and paper on California
 #     bash benchmarks/gpu_session.sh baselines  # ~9 minutes: ReMasker and MIWAE cells
+#     bash benchmarks/gpu_session.sh conditional  # ~5 minutes: the conditional preset, bf16 and fp32 training
 #
 # (the second needs a second call: one call is 10 minutes at most, and the session's
 # device time, 15 minutes, may not cover both; the first is the issue-5 priority)
@@ -52,6 +53,17 @@ checks)
     timeout 270 python3 benchmarks/speed.py --dataset california --presets paper --device cuda \
         --no-baseline --json "$OUT/speed_paper_cuda.json" 2>&1 | tee -a "$log"
     ;;
+conditional)
+    # issue 5: the conditional preset (batches of 2,048) on full California on the GPU,
+    # with bf16 training (autocast, native there) and without; no baseline (CPU only)
+    step "speed.py conditional, California, CUDA, fp32 training (150 s at most)"
+    timeout 150 python3 benchmarks/speed.py --dataset california --presets conditional \
+        --device cuda --no-baseline --json "$OUT/speed_conditional_cuda.json" 2>&1 | tee -a "$log"
+    step "speed.py conditional, California, CUDA, bf16 training (150 s at most)"
+    timeout 150 python3 benchmarks/speed.py --dataset california --presets conditional \
+        --device cuda --no-baseline --set train_precision=bf16 \
+        --json "$OUT/speed_conditional_cuda_bf16.json" 2>&1 | tee -a "$log"
+    ;;
 baselines)
     # issue 6: the deep baselines' missing MCAR cells (5,000 rows), one process per
     # (method, dataset, mask), 16 at a time; a cell already in docs/bench is skipped at
@@ -90,7 +102,7 @@ print(len(rows), "rows")
 EOF
     ;;
 *)
-    echo "usage: $0 checks|baselines" >&2
+    echo "usage: $0 checks|baselines|conditional" >&2
     exit 2
     ;;
 esac
