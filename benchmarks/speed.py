@@ -163,7 +163,6 @@ def memory_check(preset: str, n_rows: int, n_cols: int, device: str) -> dict:
 import resource, time, json
 import numpy as np, pandas as pd
 from diffputer import DiffPuterImputer
-from diffputer.config import get_preset
 rng = np.random.default_rng(0)
 columns = [f"c{{i}}" for i in range({n_cols})]
 small = pd.DataFrame(rng.normal(size=(2000, {n_cols})), columns=columns)
