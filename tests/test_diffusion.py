@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from diffputer.diffusion import (
     EDMLoss,
@@ -158,6 +159,38 @@ def test_training_with_ema_leaves_the_moving_average_of_the_weights():
         expected = d2 * (d1 * w0[k] + (1 - d1) * w1[k]) + (1 - d2) * w2[k]
         torch.testing.assert_close(ema[k], expected)
     assert any(not torch.allclose(ema[k], w2[k]) for k in w0)
+
+
+@pytest.mark.parametrize("warmup", [0.0, 0.2])
+def test_training_warms_up_and_decays_the_learning_rate_linearly(warmup):
+    """64 rows in batches of 16 for 5 epochs: 20 planned steps, the last 5 decay (and
+    with warmup=0.2 the first 4 rise)."""
+    data = torch.randn(64, 3, generator=torch.Generator().manual_seed(0)) * 0.5
+    seen = []
+    hook = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"])
+    )
+    try:
+        torch.manual_seed(0)
+        train_denoiser(
+            build_denoiser(3, 16),
+            data,
+            loss=EDMLoss(),
+            lr=1e-3,
+            batch_size=16,
+            max_epochs=5,
+            patience=100,
+            lr_patience=0,  # would cut the rate after any epoch without improvement
+            lr_decay_fraction=0.25,
+            lr_warmup_fraction=warmup,
+            generator=torch.Generator().manual_seed(1),
+        )
+    finally:
+        hook.remove()
+    expected = [1e-3] * 15 + [1e-3 * k / 5 for k in (5, 4, 3, 2, 1)]
+    if warmup:
+        expected[:4] = [1e-3 * k / 4 for k in (1, 2, 3, 4)]
+    assert seen == pytest.approx(expected, rel=1e-12)
 
 
 def test_training_stops_on_non_finite_loss_and_keeps_finite_weights():

@@ -221,6 +221,7 @@ def test_paper_preset_has_every_paper_value():
     assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     assert t.ema_decay == 0.0  # the best epoch's weights are kept, as the authors' code
     assert t.rows_per_sigma == 1  # a noise level per row (EDM's loss)
+    assert t.lr_decay_fraction == 0.0  # the rate only falls by ReduceLROnPlateau
     s = p.sampler
     assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)
     assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)
@@ -284,6 +285,7 @@ def test_auto_width_follows_the_encoded_width():
         (dict(numeric_transform="log"), "'numeric_transform' parameter of EncodingConfig"),
         (dict(lr_factor=1.0), "'lr_factor' parameter of TrainConfig"),
         (dict(rows_per_sigma=0), "'rows_per_sigma' parameter of TrainConfig"),
+        (dict(lr_decay_fraction=1.0), "'lr_decay_fraction' parameter of TrainConfig"),
         (dict(n_em_iter=2.5), "'n_em_iter' parameter of EMConfig must be an int"),
         (dict(sigma_max=0.001), r"sigma_min \(0.002\) must be below sigma_max \(0.001\)"),
     ],

@@ -161,6 +161,8 @@ def m_step(
         patience=config.patience,
         lr_factor=config.lr_factor,
         lr_patience=config.lr_patience,
+        lr_decay_fraction=config.lr_decay_fraction,
+        lr_warmup_fraction=config.lr_warmup_fraction,
         generator=generator,
         callback=callback,
         **val_kwargs,

@@ -1,9 +1,11 @@
 """Training a denoiser: the M-step (paper Sec. 4.1 and App. D.4; authors' ``main.py``).
 
-Adam, mini-batches over shuffled rows, ``ReduceLROnPlateau`` on the monitored loss,
-early stopping after ``patience`` epochs without improvement, and the best weights
-kept (or, with ``ema_decay``, an exponential moving average of the weights over the
-steps, as diffusion models are usually sampled). The monitored loss is either the
+Adam, mini-batches over shuffled rows, ``ReduceLROnPlateau`` on the monitored loss
+(or, not in the paper, a learning rate that rises linearly over the first steps and
+falls linearly to zero over the last ones), early stopping after ``patience`` epochs
+without improvement, and the best weights kept (or, with ``ema_decay``, an
+exponential moving average of the weights over the steps, as diffusion models are
+usually sampled). The monitored loss is either the
 epoch training loss (the paper) or the EDM loss of held-out rows on a fixed noise draw
 (less noisy, so it stops more reliably).
 
@@ -86,6 +88,8 @@ def train_denoiser(
     patience: int,
     lr_factor: float = 0.9,
     lr_patience: int = 50,
+    lr_decay_fraction: float = 0.0,
+    lr_warmup_fraction: float = 0.0,
     weight: torch.Tensor | None = None,
     val_data: torch.Tensor | None = None,
     val_weight: torch.Tensor | None = None,
@@ -108,6 +112,16 @@ def train_denoiser(
     lr, batch_size, max_epochs, patience, lr_factor, lr_patience
         Adam learning rate, rows per step, epoch budget, early-stopping patience (epochs
         without improvement of the monitored loss), ``ReduceLROnPlateau`` settings.
+    lr_decay_fraction : float in [0, 1)
+        0: the learning rate is ``lr`` until ``ReduceLROnPlateau`` lowers it. Otherwise
+        the last this-fraction of the planned steps (``max_epochs`` epochs of
+        ``ceil(n / batch_size)`` batches) take it linearly from ``lr`` down to
+        ``lr / s`` at the last of those ``s`` steps, and the plateau rule is not used
+        (early stopping still is).
+    lr_warmup_fraction : float in [0, 1)
+        The first this-fraction of the planned steps (``w`` steps) take the learning
+        rate linearly from ``lr / w`` up to ``lr`` (then the decay, if any, applies to
+        that); the plateau rule is then not used either.
     weight : Tensor of shape (n, D), optional
         Per-cell loss weights (e.g. 1 on observed cells only); default: every cell.
     val_data, val_weight : Tensor of shape (m, D), optional
@@ -148,6 +162,10 @@ def train_denoiser(
         val_noise = fixed_noise(len(val_data), data.shape[1], loss, generator, data.device)
 
     n = data.shape[0]
+    planned = max_epochs * -(-n // batch_size)
+    decay_steps = math.ceil(lr_decay_fraction * planned)
+    warmup_steps = math.ceil(lr_warmup_fraction * planned)
+    scheduled = decay_steps > 0 or warmup_steps > 0
     # the starting weights are the fallback if the very first epoch diverges
     best_loss, best_state, stale = math.inf, copy.deepcopy(net.state_dict()), 0
     train_loss = math.nan
@@ -174,9 +192,16 @@ def train_denoiser(
                 break
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
+            if scheduled:
+                left = planned - steps  # this step included
+                rate = lr * min(1.0, (steps + 1) / warmup_steps) if warmup_steps else lr
+                if left <= decay_steps:
+                    rate *= left / decay_steps
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
             optimizer.step()
+            steps += 1
             if ema is not None:
-                steps += 1
                 decay = min(ema_decay, (1 + steps) / (10 + steps))
                 with torch.no_grad():
                     for average, param in zip(ema, params, strict=True):
@@ -194,7 +219,8 @@ def train_denoiser(
             if not math.isfinite(monitored):
                 diverged = True
                 break
-        scheduler.step(monitored)
+        if not scheduled:
+            scheduler.step(monitored)
         if callback is not None:
             callback(epoch, train_loss, monitored)
         if monitored < best_loss:
