@@ -221,7 +221,7 @@ def test_paper_preset_has_every_paper_value():
     assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     assert t.ema_decay == 0.0  # the best epoch's weights are kept, as the authors' code
     assert t.rows_per_sigma == 1  # a noise level per row (EDM's loss)
-    assert t.lr_decay_fraction == 0.0  # the rate only falls by ReduceLROnPlateau
+    assert t.lr_decay_fraction == t.lr_warmup_fraction == 0.0  # only ReduceLROnPlateau
     s = p.sampler
     assert (s.num_steps, s.sigma_min, s.sigma_max, s.rho) == (50, 0.002, 80.0, 7.0)
     assert (s.S_churn, s.resample_repeats, s.num_samples) == (1.0, 20, 10)

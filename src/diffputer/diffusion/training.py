@@ -71,6 +71,25 @@ def fixed_noise(
     return sigma.to(device), noise
 
 
+def _step_schedule(
+    optimizer: torch.optim.Optimizer, planned: int, warmup_fraction: float, decay_fraction: float
+) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """The learning rate of step ``s`` (0-based) of ``planned``: ``lr * min(1, (s+1)/w)``
+    over the first ``w`` steps, times ``(planned - s) / d`` over the last ``d``; None
+    when both fractions are 0 (no such schedule)."""
+    warmup = math.ceil(warmup_fraction * planned)
+    decay = math.ceil(decay_fraction * planned)
+    if not warmup and not decay:
+        return None
+
+    def factor(s: int) -> float:
+        rise = min(1.0, (s + 1) / warmup) if warmup else 1.0
+        left = planned - s  # this step included
+        return rise * left / decay if left <= decay else rise
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     if weight is None:
         return values.mean()
@@ -153,19 +172,21 @@ def train_denoiser(
         dtype=autocast_dtype,
         enabled=autocast_dtype is not None,
     )
+    n = data.shape[0]
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=lr_factor, patience=lr_patience
+    # a per-step warm-up / decay over the planned steps, else the paper's plateau rule
+    step_schedule = _step_schedule(
+        optimizer, max_epochs * -(-n // batch_size), lr_warmup_fraction, lr_decay_fraction
     )
+    plateau = None
+    if step_schedule is None:
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=lr_factor, patience=lr_patience
+        )
     val_noise = None
     if val_data is not None:
         val_noise = fixed_noise(len(val_data), data.shape[1], loss, generator, data.device)
 
-    n = data.shape[0]
-    planned = max_epochs * -(-n // batch_size)
-    decay_steps = math.ceil(lr_decay_fraction * planned)
-    warmup_steps = math.ceil(lr_warmup_fraction * planned)
-    scheduled = decay_steps > 0 or warmup_steps > 0
     # the starting weights are the fallback if the very first epoch diverges
     best_loss, best_state, stale = math.inf, copy.deepcopy(net.state_dict()), 0
     train_loss = math.nan
@@ -192,16 +213,11 @@ def train_denoiser(
                 break
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
-            if scheduled:
-                left = planned - steps  # this step included
-                rate = lr * min(1.0, (steps + 1) / warmup_steps) if warmup_steps else lr
-                if left <= decay_steps:
-                    rate *= left / decay_steps
-                for group in optimizer.param_groups:
-                    group["lr"] = rate
             optimizer.step()
-            steps += 1
+            if step_schedule is not None:
+                step_schedule.step()
             if ema is not None:
+                steps += 1
                 decay = min(ema_decay, (1 + steps) / (10 + steps))
                 with torch.no_grad():
                     for average, param in zip(ema, params, strict=True):
@@ -219,8 +235,8 @@ def train_denoiser(
             if not math.isfinite(monitored):
                 diverged = True
                 break
-        if not scheduled:
-            scheduler.step(monitored)
+        if plateau is not None:
+            plateau.step(monitored)
         if callback is not None:
             callback(epoch, train_loss, monitored)
         if monitored < best_loss:
