@@ -1,0 +1,72 @@
+"""Sampler settings compared on one fitted model: same split, mask, seed and network.
+
+For each dataset and mask (the benchmark runner's split and MCAR 30% mask), fits the
+preset once (``random_state`` = the mask's number, as ``paired.py``), then imputes the
+in-sample and the out-of-sample rows with ``transform`` once per sampler variant
+(``key=value`` pairs of ``SamplerConfig`` joined by ``,``; variants separated by
+``;``; an empty one is the preset's sampler), so only the E-step differs between
+lines. The fit's own imputation is printed too (variant ``fit``). With ``--model-dir``
+the fitted model is saved there and loaded on a later run instead of fitting again.
+Prints one JSON line per variant and setting; asserts nothing.
+
+    python benchmarks/sampler_variants.py california --max-rows 1000000 --preset conditional \\
+        --variants "num_steps=20,final_num_samples=16;num_steps=10,final_num_samples=24"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from _cell import cells, parse, settings
+from diffputer import DiffPuterImputer
+from diffputer.config import get_preset
+
+
+def _line(cell, variant: str, setting: str, out, seconds: float) -> str:
+    s = cell.score(setting, out)
+    acc = None if s["acc"] != s["acc"] else s["acc"]  # NaN: no categorical column
+    head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
+    return json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=acc, seconds=seconds))
+
+
+def run(cell, args: argparse.Namespace) -> None:
+    path = None
+    if args.model_dir:
+        path = Path(args.model_dir) / f"{cell.dataset}_{cell.mask}_{args.max_rows}_{args.preset}"
+    if path is not None and path.exists():
+        imp = DiffPuterImputer.load(path)
+    else:
+        chosen = get_preset(args.preset)
+        cat = cell.categorical or None
+        imp = DiffPuterImputer(preset=chosen, random_state=cell.mask, categorical_columns=cat)
+        start = time.perf_counter()
+        out = imp.fit_transform(cell.masked["in-sample"])
+        seconds = round(time.perf_counter() - start, 1)
+        print(_line(cell, "fit", "in-sample", out, seconds), flush=True)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            imp.save(path)
+    fitted = imp.preset_
+    for variant in args.variants.split(";"):
+        imp.preset_ = fitted.replace(**settings(variant.split(",")))
+        for setting in ("in-sample", "out-of-sample"):
+            start = time.perf_counter()
+            out = imp.transform(cell.masked[setting])
+            seconds = round(time.perf_counter() - start, 1)
+            print(_line(cell, variant, setting, out, seconds), flush=True)
+    imp.preset_ = fitted
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variants", default="", help="';'-separated, e.g. 'k=v,k2=v2;k=w'")
+    parser.add_argument("--preset", default="conditional")
+    parser.add_argument("--model-dir", default=None, help="save / reuse fitted models here")
+
+
+if __name__ == "__main__":
+    args = parse(__doc__, _add_arguments)
+    for cell in cells(args):
+        run(cell, args)
