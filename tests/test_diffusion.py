@@ -432,3 +432,27 @@ def test_posterior_median_is_the_median_of_the_same_samples():
     only[missing[0]] = True
     mixed = draw(aggregate="median", median_columns=only)
     torch.testing.assert_close(mixed, torch.where(only, median, mean))
+
+
+def test_training_optimizer_is_adam_with_torchs_defaults():
+    """The M-step's optimiser (torch's fused kernel on CPU) makes the same updates as
+    the paper's plain ``torch.optim.Adam(params, lr)``, to rounding."""
+    from diffputer.diffusion.training import _adam
+
+    torch.manual_seed(0)
+    nets = [build_denoiser(3, 16, 0.5) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    start = [p.detach().clone() for p in nets[0].parameters()]
+    optimizers = [_adam(nets[0], 1e-2), torch.optim.Adam(nets[1].parameters(), lr=1e-2)]
+    assert optimizers[0].defaults["fused"] is True
+    x = torch.randn(32, 3)
+    loss = EDMLoss()
+    for _ in range(5):
+        for net, optimizer, seed in zip(nets, optimizers, (1, 1), strict=True):
+            value = loss(net, x, torch.Generator().manual_seed(seed)).mean()
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(p, p0) for p, p0 in zip(nets[0].parameters(), start, strict=True))
