@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
-from _cell import cells, parse, settings
+from _cell import SETTINGS, cells, parse, settings
 from diffputer import DiffPuterImputer
 from diffputer.config import get_preset
 
 
 def _line(cell, variant: str, setting: str, out, seconds: float) -> str:
     s = cell.score(setting, out)
-    acc = None if s["acc"] != s["acc"] else s["acc"]  # NaN: no categorical column
+    acc = None if math.isnan(s["acc"]) else s["acc"]  # NaN: no categorical column
     head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
     return json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=acc, seconds=seconds))
 
@@ -52,12 +53,11 @@ def run(cell, args: argparse.Namespace) -> None:
     fitted = imp.preset_
     for variant in args.variants.split(";"):
         imp.preset_ = fitted.replace(**settings(variant.split(",")))
-        for setting in ("in-sample", "out-of-sample"):
+        for setting in SETTINGS:
             start = time.perf_counter()
             out = imp.transform(cell.masked[setting])
             seconds = round(time.perf_counter() - start, 1)
             print(_line(cell, variant, setting, out, seconds), flush=True)
-    imp.preset_ = fitted
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
