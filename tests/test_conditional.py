@@ -228,3 +228,39 @@ def test_conditional_preset_with_held_out_rows_or_em(mixed, setting):
     assert all(np.isfinite(h["best_loss"]) for h in imp.history_)
     assert not out.isna().any().any()
     assert_observed_unchanged(masked, out)
+
+
+def _activations(net: torch.nn.Module) -> set[type]:
+    return {type(m) for m in net.modules() if isinstance(m, torch.nn.SiLU | torch.nn.ReLU)}
+
+
+def test_activation_is_a_model_setting(mixed, tmp_path):
+    """SiLU is the paper's (every preset keeps it); ReLU has the same weights' names and
+    shapes, and a model trained with it is saved and loaded as ReLU."""
+    for name in ("paper", "fast", "conditional"):
+        assert get_preset(name).model.activation == "silu"
+    silu = build_denoiser(4, 16, conditional=True)
+    relu = build_denoiser(4, 16, conditional=True, activation="relu")
+    assert _activations(silu) == {torch.nn.SiLU} and _activations(relu) == {torch.nn.ReLU}
+    shapes = {k: v.shape for k, v in silu.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in relu.state_dict().items()}
+    relu.load_state_dict(silu.state_dict())
+    x, values, known = torch.randn(6, 4), torch.randn(6, 4), (torch.rand(6, 4) < 0.5).float()
+    assert not torch.allclose(
+        silu(x, torch.tensor(0.7), (values, known)), relu(x, torch.tensor(0.7), (values, known))
+    )
+    with pytest.raises(ValueError, match="activation"):
+        get_preset("conditional").replace(activation="tanh")
+    with pytest.raises(ValueError, match="activation"):
+        build_denoiser(4, 16, activation="tanh")
+
+    _, masked, _ = mixed
+    preset = get_preset("conditional").replace(activation="relu")
+    imp = DiffPuterImputer(**{**CONDITIONAL_TINY, "preset": preset})
+    out = imp.fit_transform(masked)
+    assert _activations(imp.denoiser_) == {torch.nn.ReLU}
+    assert_observed_unchanged(masked, out)
+    imp.save(tmp_path / "m")
+    loaded = DiffPuterImputer.load(tmp_path / "m")
+    assert _activations(loaded.denoiser_) == {torch.nn.ReLU}
+    pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))

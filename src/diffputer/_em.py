@@ -259,7 +259,9 @@ def denoiser_for(n_features: int, preset: Preset) -> EDMPrecond:
     settings give that table (initialised from torch's global RNG)."""
     model = preset.model
     conditional = model.conditioning == "mask"
-    return build_denoiser(n_features, model.width(n_features), model.sigma_data, conditional)
+    return build_denoiser(
+        n_features, model.width(n_features), model.sigma_data, conditional, model.activation
+    )
 
 
 def _new_denoiser(n_features: int, preset: Preset, generator: torch.Generator) -> EDMPrecond:

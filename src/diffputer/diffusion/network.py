@@ -61,6 +61,9 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU}
+
+
 class MLPBackbone(nn.Module):
     """``F(x, c_noise)``: the paper's five-layer MLP with an additive noise embedding.
 
@@ -73,22 +76,36 @@ class MLPBackbone(nn.Module):
     conditional : bool, default=False
         Also take the known cells' values and the known-cell mask (the input
         projection then reads ``3 D`` columns instead of ``D``).
+    activation : {"silu", "relu"}, default="silu"
+        The nonlinearity between layers (the paper's is SiLU). It has no weights, so
+        the choice does not change the parameter names or shapes.
     """
 
-    def __init__(self, n_features: int, hidden_dim: int, conditional: bool = False):
+    def __init__(
+        self,
+        n_features: int,
+        hidden_dim: int,
+        conditional: bool = False,
+        activation: str = "silu",
+    ):
         super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
+        act = _ACTIVATIONS[activation]
         h = hidden_dim
         self.conditional = conditional
         self.embed_noise = SinusoidalEmbedding(h)
-        self.noise_mlp = nn.Sequential(nn.Linear(h, h), nn.SiLU(), nn.Linear(h, h))
+        self.noise_mlp = nn.Sequential(nn.Linear(h, h), act(), nn.Linear(h, h))
         self.proj = nn.Linear(3 * n_features if conditional else n_features, h)
         self.mlp = nn.Sequential(
             nn.Linear(h, 2 * h),
-            nn.SiLU(),
+            act(),
             nn.Linear(2 * h, 2 * h),
-            nn.SiLU(),
+            act(),
             nn.Linear(2 * h, h),
-            nn.SiLU(),
+            act(),
             nn.Linear(h, n_features),
         )
 
@@ -166,9 +183,14 @@ class EDMPrecond(nn.Module):
 
 
 def build_denoiser(
-    n_features: int, hidden_dim: int, sigma_data: float = 0.5, conditional: bool = False
+    n_features: int,
+    hidden_dim: int,
+    sigma_data: float = 0.5,
+    conditional: bool = False,
+    activation: str = "silu",
 ) -> EDMPrecond:
     """The paper's denoiser for a table of ``n_features`` encoded columns (with
-    ``conditional=True``, the variant that also reads the known cells)."""
-    backbone = MLPBackbone(n_features, hidden_dim, conditional=conditional)
+    ``conditional=True``, the variant that also reads the known cells; with
+    ``activation="relu"``, ReLU between the layers instead of the paper's SiLU)."""
+    backbone = MLPBackbone(n_features, hidden_dim, conditional=conditional, activation=activation)
     return EDMPrecond(backbone, sigma_data=sigma_data)
