@@ -9,6 +9,8 @@ folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +57,15 @@ class Cell:
             categorical=self.categorical,
             scale=self.scale,
         )
+
+    def line(self, variant: str, setting: str, out: pd.DataFrame, **extra: Any) -> str:
+        """One JSON line for the experiment scripts: the cell, ``variant``, ``setting``,
+        ``out``'s scores and ``extra`` fields. A table without categorical columns has
+        ``"acc": null`` (strict JSON, where the scores hold NaN)."""
+        s = self.score(setting, out)
+        acc = None if math.isnan(s["acc"]) else s["acc"]
+        head = dict(dataset=self.dataset, mask=self.mask, variant=variant, setting=setting)
+        return json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=acc) | extra)
 
 
 def load_cell(dataset: str, k: int, max_rows: int) -> Cell:

@@ -2,7 +2,8 @@
 
 For each dataset and mask (the benchmark runner's 5,000-row split and MCAR 30% mask),
 fits the default preset once per variant, all with the same ``random_state``, and
-scores the in-sample and out-of-sample imputations in the usual z units. A variant is
+scores the in-sample and out-of-sample imputations in the usual z units (with the
+epochs each EM iteration's M-step ran). A variant is
 a set of preset settings, ``key=value`` pairs joined by ``,`` (any field of
 ``diffputer.config``'s configs; values are read as in ``diffputer bench`` method
 specs: numbers, true/false, none, else words);
@@ -60,12 +61,11 @@ def run(cell, variants: list[str], per_column: bool, preset: str) -> None:
         outs = {"in-sample": imp.fit_transform(cell.masked["in-sample"])}
         outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])
         seconds = round(time.perf_counter() - t, 1)
+        epochs = [h["epochs"] for h in imp.history_]  # per EM iteration
         for setting, out in outs.items():
-            s = cell.score(setting, out)
-            head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
-            line = head | dict(mae=s["mae"], rmse=s["rmse"], acc=s["acc"], seconds=seconds)
-            print(json.dumps(line), flush=True)
+            print(cell.line(variant, setting, out, seconds=seconds, epochs=epochs), flush=True)
             if per_column:
+                head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
                 for col in _column_lines(cell, setting, out, imp.encoder_):
                     print(json.dumps(head | col), flush=True)
 

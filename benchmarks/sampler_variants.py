@@ -16,21 +16,12 @@ Prints one JSON line per variant and setting; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import time
 from pathlib import Path
 
 from _cell import SETTINGS, cells, parse, settings
 from diffputer import DiffPuterImputer
 from diffputer.config import get_preset
-
-
-def _line(cell, variant: str, setting: str, out, seconds: float) -> str:
-    s = cell.score(setting, out)
-    acc = None if math.isnan(s["acc"]) else s["acc"]  # NaN: no categorical column
-    head = dict(dataset=cell.dataset, mask=cell.mask, variant=variant, setting=setting)
-    return json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=acc, seconds=seconds))
 
 
 def run(cell, args: argparse.Namespace) -> None:
@@ -46,7 +37,7 @@ def run(cell, args: argparse.Namespace) -> None:
         start = time.perf_counter()
         out = imp.fit_transform(cell.masked["in-sample"])
         seconds = round(time.perf_counter() - start, 1)
-        print(_line(cell, "fit", "in-sample", out, seconds), flush=True)
+        print(cell.line("fit", "in-sample", out, seconds=seconds), flush=True)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             imp.save(path)
@@ -57,7 +48,7 @@ def run(cell, args: argparse.Namespace) -> None:
             start = time.perf_counter()
             out = imp.transform(cell.masked[setting])
             seconds = round(time.perf_counter() - start, 1)
-            print(_line(cell, variant, setting, out, seconds), flush=True)
+            print(cell.line(variant, setting, out, seconds=seconds), flush=True)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
