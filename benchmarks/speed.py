@@ -5,7 +5,8 @@ benchmark runner's split and mask), it reports for each DiffPuter preset:
 
 - epochs run per EM iteration, M-step and E-step seconds, fit / in-sample /
   out-of-sample wall time;
-- network evaluations per imputed row (sampling), and training row-passes per row;
+- network evaluations per imputed row (sampling; with guidance, how many of them also
+  ran a backward pass), and training row-passes per row;
 - the network's achieved FLOP/s in the E-step against the fp32 matmul peak measured
   in the same run;
 - peak resident memory of the process;
@@ -42,7 +43,7 @@ from diffputer.bench.masks import make_mask
 from diffputer.bench.metrics import ZScale, score_imputation
 from diffputer.bench.runner import BenchConfig, cpu_name, derive_rng, split_table
 from diffputer.config import get_preset
-from diffputer.diffusion import karras_sigmas, network_calls_per_sample
+from diffputer.diffusion import guided_calls_per_sample, karras_sigmas, network_calls_per_sample
 
 
 def matmul_peak(seconds: float = 2.0, n: int = 2048, device: str = "cpu") -> float:
@@ -127,6 +128,16 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
         sp.solver,
         conditioned=conditional,
     )
+    guided = 0  # of those calls, the ones that also run a backward pass (guidance)
+    if sp.guidance > 0 and not conditional:
+        guided = guided_calls_per_sample(
+            sp.num_steps,
+            sp.resample_repeats,
+            sigmas,
+            sp.resample_sigma_max,
+            sp.solver,
+            sp.guidance_sigma_max,
+        )
     # E-steps inside EM draw num_samples; the last one (the imputations returned)
     # final_num_samples when set
     per_row_estep = sp.num_samples * calls
@@ -137,10 +148,14 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
     n_rows = imp._speed_rows  # rows with a missing cell, set by the caller
     n_inner = sum(1 for h in hist[:-1] if h["e_step_seconds"] > 0)
     n_final = int(bool(hist) and hist[-1]["e_step_seconds"] > 0)
+    samples_per_row = sp.num_samples * n_inner + (sp.final_num_samples or sp.num_samples) * n_final
     per_row_fit = per_row_estep * n_inner + per_row_final * n_final
+    guided_per_row = guided * samples_per_row
     evals = per_row_fit * n_rows
     d = imp.encoder_.n_encoded
-    flops = evals * flops_per_eval(d, p.model.width(d), conditional=conditional)
+    # a guided call's backward pass costs about two forward passes
+    forwards = evals + 2 * guided_per_row * n_rows
+    flops = forwards * flops_per_eval(d, p.model.width(d), conditional=conditional)
     return {
         "preset": p.name,
         "settings": p.to_dict(),
@@ -150,6 +165,7 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
         "evals_per_row_per_estep": per_row_estep,
         "evals_per_row_final_estep": per_row_final,
         "sampling_evals_per_imputed_row": per_row_fit,
+        "guided_evals_per_imputed_row": guided_per_row,
         "training_row_passes_per_row": sum(epochs),
         "estep_flops_per_s": flops / estep_s if estep_s else float("nan"),
         "estep_fraction_of_peak": flops / estep_s / peak if estep_s else float("nan"),
@@ -301,7 +317,8 @@ def _print_run(res: dict) -> None:
             f"E-step {res['e_step_s']:.1f}s; sampling evals per imputed row "
             f"{res['sampling_evals_per_imputed_row']} ({inner}"
             f"{res['evals_per_row_final_estep']} in the last and per "
-            f"new row); training row-passes per row {res['training_row_passes_per_row']}; "
+            f"new row; {res.get('guided_evals_per_imputed_row', 0)} of them guided); "
+            f"training row-passes per row {res['training_row_passes_per_row']}; "
             f"E-step {res['estep_flops_per_s'] / 1e9:.0f} GFLOP/s = "
             f"{res['estep_fraction_of_peak']:.0%} of peak"
         )

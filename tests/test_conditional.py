@@ -264,3 +264,22 @@ def test_activation_is_a_model_setting(mixed, tmp_path):
     loaded = DiffPuterImputer.load(tmp_path / "m")
     assert _activations(loaded.denoiser_) == {torch.nn.ReLU}
     pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))
+
+
+def test_guidance_is_a_sampler_setting(mixed, tmp_path):
+    """Guidance is off in the paper's preset; a fit with it keeps the observed cells,
+    and the setting travels with the saved model."""
+    assert get_preset("paper").sampler.guidance == 0.0
+    with pytest.raises(ValueError, match="guidance"):
+        get_preset("fast").replace(guidance=-1.0)
+    _, masked, _ = mixed
+    preset = get_preset("fast").replace(guidance=2.0, guidance_sigma_max=1.0)
+    imp = DiffPuterImputer(**{**TINY, "preset": preset})
+    out = imp.fit_transform(masked)
+    assert_observed_unchanged(masked, out)
+    assert not out.isna().any().any()
+    imp.save(tmp_path / "m")
+    loaded = DiffPuterImputer.load(tmp_path / "m")
+    assert loaded.preset_.sampler.guidance == 2.0
+    assert loaded.preset_.sampler.guidance_sigma_max == 1.0
+    pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))

@@ -13,6 +13,7 @@ from diffputer.diffusion import (
     EDMLoss,
     build_denoiser,
     conditional_sample,
+    guided_calls_per_sample,
     karras_sigmas,
     network_calls_per_sample,
     posterior_mean,
@@ -358,6 +359,94 @@ def test_sampler_without_repeats_is_biased_towards_the_prior():
     out = draw(x_obs, missing, 4000, resample_repeats=1).double()
     err = (out[:, missing].mean(0) - mean).abs() / cov.diag().sqrt()
     assert err.max() > 0.3
+
+
+@pytest.mark.parametrize("x_obs, missing", CASES)
+def test_guidance_corrects_replacement_without_repeats(x_obs, missing):
+    """Reconstruction guidance (weight 1, every level) repairs the bias of plain
+    replacement (R = 1), which the test above shows missing the mean by more than 0.3
+    conditional sd (measured without guidance: 0.64-1.05 sd on these cases; with it,
+    0.10-0.15 sd, and the variance within 8% of the true one)."""
+    mean, cov = gaussian_conditional(x_obs, missing)
+    out = draw(x_obs, missing, 4000, resample_repeats=1, guidance=1.0).double()
+    samples = out[:, missing]
+    assert torch.all((samples.mean(0) - mean).abs() < 0.25 * cov.diag().sqrt())
+    ratio = torch.cov(samples.T).diag().sum() / cov.diag().sum()
+    assert 0.8 < ratio < 1.25
+    observed = [j for j in range(4) if j not in missing]
+    assert torch.equal(out[:, observed], x_obs[observed].float().double().repeat(4000, 1))
+
+
+def test_guidance_zero_is_the_unguided_sampler_and_applies_only_where_asked():
+    x_obs, missing = CASES[0]
+    plain = draw(x_obs, missing, 200, resample_repeats=3)
+    assert torch.equal(plain, draw(x_obs, missing, 200, resample_repeats=3, guidance=0.0))
+    # guiding only levels below the smallest one is no guidance at all
+    below = draw(x_obs, missing, 200, resample_repeats=3, guidance=1.0, guidance_sigma_max=1e-4)
+    assert torch.equal(plain, below)
+    assert not torch.equal(plain, draw(x_obs, missing, 200, resample_repeats=3, guidance=1.0))
+    with pytest.raises(ValueError, match="guidance"):
+        draw(x_obs, missing, 10, guidance=-1.0)
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun"])
+@pytest.mark.parametrize("guidance_sigma_max", [math.inf, 1.0, 1e-4])
+def test_guided_calls_per_sample_counts_the_guided_calls(solver, guidance_sigma_max):
+    x_obs, missing = CASES[0]
+    sigmas = karras_sigmas(12)
+    plain, guided = [], []
+
+    def counted(x, s):
+        (guided if x.requires_grad else plain).append(1)
+        return gaussian_denoiser(x, s)
+
+    x = x_obs.float().repeat(3, 1)
+    mask = torch.zeros(3, 4, dtype=torch.bool)
+    mask[:, missing] = True
+    kwargs = dict(resample_repeats=3, resample_sigma_max=2.0, solver=solver)
+    conditional_sample(
+        counted,
+        x,
+        mask,
+        sigmas,
+        generator=torch.Generator().manual_seed(0),
+        guidance=1.0,
+        guidance_sigma_max=guidance_sigma_max,
+        **kwargs,
+    )
+    assert len(plain) + len(guided) == network_calls_per_sample(12, sigmas=sigmas, **kwargs)
+    count = guided_calls_per_sample(
+        12, sigmas=sigmas, guidance_sigma_max=guidance_sigma_max, **kwargs
+    )
+    assert len(guided) == count
+    assert (count == 0) == (guidance_sigma_max < 1e-3)
+
+
+def test_guided_posterior_mean_runs_in_chunks_with_clipping():
+    """Guidance differentiates through the denoiser, so the E-step must leave inference
+    mode for it; observed cells still come back bit for bit, estimates within the clip."""
+    x_obs, missing = CASES[0]
+    x = x_obs.float().repeat(40, 1)
+    mask = torch.zeros(40, 4, dtype=torch.bool)
+    mask[:, missing] = True
+    mask[:5] = False
+    lo, hi = torch.full((4,), -0.5), torch.full((4,), 0.5)
+    out = posterior_mean(
+        gaussian_denoiser,
+        x,
+        mask,
+        karras_sigmas(10),
+        num_samples=4,
+        resample_repeats=2,
+        clip=(lo, hi),
+        generator=torch.Generator().manual_seed(0),
+        batch_size=32,
+        guidance=2.0,
+        aggregate="median",
+    )
+    assert torch.equal(out[~mask], x[~mask])
+    assert torch.all(out[mask] >= -0.5) and torch.all(out[mask] <= 0.5)
+    assert not out.requires_grad
 
 
 def test_fully_missing_row_samples_the_prior():

@@ -241,6 +241,9 @@ def e_step(
         aggregate=config.aggregate if final else "mean",
         median_columns=median_columns,
         conditioned=net.conditional,
+        guidance=config.guidance,
+        guidance_sigma_max=config.guidance_sigma_max,
+        sigma_data=net.sigma_data,
     )
     bad = ~torch.isfinite(out)
     if bool(bad.any()):  # never let a NaN reach an imputed cell

@@ -42,6 +42,7 @@ OVERRIDES = (
     "final_num_samples",
     "aggregate",
     "numeric_transform",
+    "guidance",
 )
 
 
@@ -167,6 +168,12 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         so only for discrete columns with a point mass (one value holds at least 25%
         of the observed cells, and distinct values number at most 5% of them: counts,
         ratings, zero-inflated whole amounts).
+    guidance : float >= 0, default=None
+        Override the E-step's reconstruction guidance weight (0: none, the paper's
+        sampler): every denoised estimate of a guided step moves against the gradient
+        of its squared error on the row's observed cells, on top of the paper's merges
+        (the levels guided: ``guidance_sigma_max`` of the preset). Each guided network
+        call adds a backward pass. A conditional denoiser ignores it.
 
     Attributes
     ----------
@@ -242,6 +249,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         final_num_samples: int | None = None,
         aggregate: str | None = None,
         numeric_transform: str | None = None,
+        guidance: float | None = None,
     ):
         self.preset = preset
         self.random_state = random_state
@@ -263,6 +271,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.final_num_samples = final_num_samples
         self.aggregate = aggregate
         self.numeric_transform = numeric_transform
+        self.guidance = guidance
 
     # ------------------------------------------------------------------ helpers
     def _resolve_preset(self) -> Preset:

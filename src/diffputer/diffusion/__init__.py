@@ -6,7 +6,13 @@ Nothing here knows about pandas, scikit-learn or tables: tensors in, tensors out
 from .conditioning import MaskDraw
 from .loss import EDMLoss
 from .network import EDMPrecond, MLPBackbone, SinusoidalEmbedding, build_denoiser
-from .sampler import conditional_sample, heun_step, network_calls_per_sample, posterior_mean
+from .sampler import (
+    conditional_sample,
+    guided_calls_per_sample,
+    heun_step,
+    network_calls_per_sample,
+    posterior_mean,
+)
 from .schedule import karras_sigmas
 from .training import TrainResult, fixed_noise, train_denoiser
 
@@ -20,6 +26,7 @@ __all__ = [
     "build_denoiser",
     "conditional_sample",
     "fixed_noise",
+    "guided_calls_per_sample",
     "heun_step",
     "karras_sigmas",
     "network_calls_per_sample",

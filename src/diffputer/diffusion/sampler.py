@@ -11,6 +11,16 @@ The sampler takes any denoiser ``D(x, sigma) -> x0_hat`` with ``x`` of shape (n,
 and ``sigma`` of shape (1, 1) (one level for the whole batch; the denoiser broadcasts
 it); it knows nothing of networks or tables.
 
+Not in the paper: with ``guidance`` > 0, every denoised estimate at a level sigma <=
+``guidance_sigma_max`` is moved against the gradient (with respect to the noisy input)
+of its squared error on the observed cells, weighted ``guidance (1 + sigma^2 /
+sigma_data^2)``: reconstruction guidance (Ho et al. 2022, "Video diffusion models",
+Sec. 3.1; the weight's sigma-dependence as in pseudoinverse-guided sampling, Song et
+al. 2023), on top of the merges. It steers the missing cells toward values the
+denoiser finds consistent with the observed ones, which the merges alone reach only
+through many RePaint repeats. Each guided call adds a backward pass through the
+denoiser.
+
 Not in the paper: with ``conditioned=True`` the denoiser is conditional (called as
 ``D(x, sigma, (x_obs, known_mask))``, it reads the observed cells itself), so the
 missing cells simply follow the reverse process: no merges, no RePaint repeats.
@@ -23,13 +33,47 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["conditional_sample", "heun_step", "network_calls_per_sample", "posterior_mean"]
+__all__ = [
+    "conditional_sample",
+    "guided_calls_per_sample",
+    "heun_step",
+    "network_calls_per_sample",
+    "posterior_mean",
+]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _sampling_mode(guided: bool):
+    # guidance differentiates through the denoiser, which inference mode forbids
+    return torch.no_grad() if guided else torch.inference_mode()
+
+
+def _guided(
+    denoiser: Denoiser, x_obs: torch.Tensor, known: torch.Tensor, weight: float, sigma_data: float
+) -> Denoiser:
+    """``D`` moved against the gradient of its squared error on the known cells."""
+
+    def guided(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            x_in = x.detach().requires_grad_(True)
+            estimate = denoiser(x_in, sigma)
+            if not estimate.requires_grad:  # an estimate that ignores x: nothing to guide
+                return estimate
+            error = torch.where(known, estimate - x_obs, 0.0)
+            (grad,) = torch.autograd.grad(
+                0.5 * error.float().square().sum(), x_in, allow_unused=True
+            )
+        if grad is None:
+            return estimate.detach()
+        scale = weight * (1.0 + sigma.float() ** 2 / sigma_data**2)
+        return (estimate.detach().float() - scale * grad.float()).to(estimate.dtype)
+
+    return guided
 
 
 def _sigma_col(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -89,7 +133,29 @@ def network_calls_per_sample(
     return steps * per_step + 1
 
 
-@torch.inference_mode()
+def guided_calls_per_sample(
+    num_steps: int,
+    resample_repeats: int,
+    sigmas: torch.Tensor,
+    resample_sigma_max: float = math.inf,
+    solver: str = "heun",
+    guidance_sigma_max: float = math.inf,
+) -> int:
+    """How many of :func:`network_calls_per_sample`'s calls are guided (each also runs
+    a backward pass through the denoiser) when guidance applies at levels starting at
+    ``sigma_i <= guidance_sigma_max``; 0 without guidance is the caller's to know."""
+    per_step = 2 if solver == "heun" else 1
+    total = 0
+    for i in range(num_steps):
+        start = float(sigmas[i])
+        if start > guidance_sigma_max:
+            continue
+        last = i == num_steps - 1  # the step to sigma = 0: one call, never repeated
+        repeats = resample_repeats if not last and start <= resample_sigma_max else 1
+        total += repeats * (1 if last else per_step)
+    return total
+
+
 def conditional_sample(
     denoiser: Denoiser,
     x_obs: torch.Tensor,
@@ -103,6 +169,9 @@ def conditional_sample(
     clip: tuple[torch.Tensor, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
     conditioned: bool = False,
+    guidance: float = 0.0,
+    guidance_sigma_max: float = math.inf,
+    sigma_data: float = 0.5,
 ) -> torch.Tensor:
     """Draw one sample of every row from ``p(x | x_obs)``.
 
@@ -135,6 +204,12 @@ def conditional_sample(
         The denoiser is conditional, ``D(x, sigma, (x_obs, known))`` with ``known`` the
         float mask of observed cells: it is given the observed cells instead of having
         them merged in, and ``resample_repeats``/``resample_sigma_max`` do not apply.
+    guidance : float, default=0.0
+        Reconstruction guidance weight (0: none, as the paper); unconditioned only.
+    guidance_sigma_max : float, default=inf
+        Guide only the steps that start at ``sigma_i <= guidance_sigma_max``.
+    sigma_data : float, default=0.5
+        The data's scale in the guidance weight ``guidance (1 + sigma^2 / sigma_data^2)``.
 
     Returns
     -------
@@ -143,43 +218,60 @@ def conditional_sample(
     """
     if solver not in ("heun", "euler"):
         raise ValueError(f"solver must be 'heun' or 'euler', got {solver!r}")
-    if clip is not None:
-        lo, hi = (b.to(x_obs.device, x_obs.dtype) for b in clip)
-        unclipped = denoiser
+    if guidance < 0:
+        raise ValueError(f"guidance must be >= 0, got {guidance!r}")
+    guiding = guidance > 0 and not conditioned
+    with _sampling_mode(guiding):
+        bounds = None if clip is None else [b.to(x_obs.device, x_obs.dtype) for b in clip]
 
-        def denoiser(x: torch.Tensor, sigma: torch.Tensor, *known) -> torch.Tensor:
-            return torch.clamp(unclipped(x, sigma, *known), lo, hi)
+        def clipped(fn: Callable) -> Callable:
+            if bounds is None:
+                return fn
+            lo, hi = bounds
 
-    second_order = solver == "heun"
-    num_steps = len(sigmas) - 1
-    gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
-    x = _randn_like(x_obs, generator) * sigmas[0]  # x_T ~ N(0, T^2 I)
-    if conditioned:
-        given = (x_obs, (~mask).to(x_obs.dtype))
-        conditional = denoiser
+            def clamped(x: torch.Tensor, sigma: torch.Tensor, *known) -> torch.Tensor:
+                return torch.clamp(fn(x, sigma, *known), lo, hi)
 
-        def reads_observed(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            return conditional(x, sigma, given)
+            return clamped
 
+        guided = None
+        if guiding:
+            guided = clipped(_guided(denoiser, x_obs, ~mask, guidance, sigma_data))
+        denoiser = clipped(denoiser)
+        second_order = solver == "heun"
+        num_steps = len(sigmas) - 1
+        gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
+        x = _randn_like(x_obs, generator) * sigmas[0]  # x_T ~ N(0, T^2 I)
+        if conditioned:
+            given = (x_obs, (~mask).to(x_obs.dtype))
+            conditional = denoiser
+
+            def reads_observed(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+                return conditional(x, sigma, given)
+
+            for i in range(num_steps):
+                x = heun_step(
+                    reads_observed, x, sigmas[i], sigmas[i + 1], gamma, generator, second_order
+                )
+            return torch.where(mask, x, x_obs)
         for i in range(num_steps):
-            x = heun_step(
-                reads_observed, x, sigmas[i], sigmas[i + 1], gamma, generator, second_order
-            )
+            t_cur, t_next = sigmas[i], sigmas[i + 1]
+            repeated = i < num_steps - 1 and float(t_cur) <= resample_sigma_max
+            repeats = resample_repeats if repeated else 1
+            step_denoiser = denoiser
+            if guided is not None and float(t_cur) <= guidance_sigma_max:
+                step_denoiser = guided
+            for j in range(repeats):
+                unknown = heun_step(  # Eq. 6
+                    step_denoiser, x, t_cur, t_next, gamma, generator, second_order
+                )
+                known = x_obs + t_next * _randn_like(x_obs, generator)  # Eq. 5
+                x = torch.where(mask, unknown, known)  # Eq. 7
+                if j < repeats - 1:  # RePaint: back to t_cur and redo the level
+                    x = x + (t_cur**2 - t_next**2).sqrt() * _randn_like(x, generator)
         return torch.where(mask, x, x_obs)
-    for i in range(num_steps):
-        t_cur, t_next = sigmas[i], sigmas[i + 1]
-        repeated = i < num_steps - 1 and float(t_cur) <= resample_sigma_max
-        repeats = resample_repeats if repeated else 1
-        for j in range(repeats):
-            unknown = heun_step(denoiser, x, t_cur, t_next, gamma, generator, second_order)  # Eq. 6
-            known = x_obs + t_next * _randn_like(x_obs, generator)  # Eq. 5
-            x = torch.where(mask, unknown, known)  # Eq. 7
-            if j < repeats - 1:  # RePaint: back to t_cur and redo the level
-                x = x + (t_cur**2 - t_next**2).sqrt() * _randn_like(x, generator)
-    return torch.where(mask, x, x_obs)
 
 
-@torch.inference_mode()
 def posterior_mean(
     denoiser: Denoiser,
     x_obs: torch.Tensor,
@@ -199,6 +291,9 @@ def posterior_mean(
     aggregate: str = "mean",
     median_columns: torch.Tensor | None = None,
     conditioned: bool = False,
+    guidance: float = 0.0,
+    guidance_sigma_max: float = math.inf,
+    sigma_data: float = 0.5,
 ) -> torch.Tensor:
     """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
     (or their median, with ``aggregate="median"``).
@@ -227,6 +322,8 @@ def posterior_mean(
         the mean (one-hot columns, whose mean is the vote of the samples). Default: all.
     conditioned : bool
         The denoiser is conditional (see :func:`conditional_sample`).
+    guidance, guidance_sigma_max, sigma_data : float
+        Reconstruction guidance (see :func:`conditional_sample`).
 
     Returns
     -------
@@ -234,39 +331,43 @@ def posterior_mean(
     """
     if aggregate not in ("mean", "median"):
         raise ValueError(f"aggregate must be 'mean' or 'median'; got {aggregate!r}")
-    device = x_obs.device if device is None else torch.device(device)
-    out = x_obs.clone()
-    rows = torch.nonzero(mask.any(dim=1)).flatten()
-    if len(rows) == 0:
+    with _sampling_mode(guidance > 0 and not conditioned):
+        device = x_obs.device if device is None else torch.device(device)
+        out = x_obs.clone()
+        rows = torch.nonzero(mask.any(dim=1)).flatten()
+        if len(rows) == 0:
+            return out
+        sigmas = sigmas.to(device)
+        chunk = max(1, batch_size // num_samples)
+        for start in range(0, len(rows), chunk):
+            idx = rows[start : start + chunk]
+            xo = x_obs[idx].to(device).repeat(num_samples, 1)
+            m = mask[idx].to(device).repeat(num_samples, 1)
+            samples = conditional_sample(
+                denoiser,
+                xo,
+                m,
+                sigmas,
+                resample_repeats=resample_repeats,
+                S_churn=S_churn,
+                resample_sigma_max=resample_sigma_max,
+                solver=solver,
+                clip=clip,
+                generator=generator,
+                conditioned=conditioned,
+                guidance=guidance,
+                guidance_sigma_max=guidance_sigma_max,
+                sigma_data=sigma_data,
+            )
+            samples = samples.reshape(num_samples, len(idx), -1)
+            if aggregate == "mean":
+                estimate = samples.mean(dim=0)
+            else:
+                estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+                if median_columns is not None:
+                    where = median_columns.to(estimate.device)
+                    estimate = torch.where(where, estimate, samples.mean(dim=0))
+            out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
+            if callback is not None:
+                callback(len(idx))
         return out
-    sigmas = sigmas.to(device)
-    chunk = max(1, batch_size // num_samples)
-    for start in range(0, len(rows), chunk):
-        idx = rows[start : start + chunk]
-        xo = x_obs[idx].to(device).repeat(num_samples, 1)
-        m = mask[idx].to(device).repeat(num_samples, 1)
-        samples = conditional_sample(
-            denoiser,
-            xo,
-            m,
-            sigmas,
-            resample_repeats=resample_repeats,
-            S_churn=S_churn,
-            resample_sigma_max=resample_sigma_max,
-            solver=solver,
-            clip=clip,
-            generator=generator,
-            conditioned=conditioned,
-        )
-        samples = samples.reshape(num_samples, len(idx), -1)
-        if aggregate == "mean":
-            estimate = samples.mean(dim=0)
-        else:
-            estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
-            if median_columns is not None:
-                where = median_columns.to(estimate.device)
-                estimate = torch.where(where, estimate, samples.mean(dim=0))
-        out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
-        if callback is not None:
-            callback(len(idx))
-    return out

@@ -55,7 +55,7 @@ class MissDiffBaseline(MixedImputer):
         levels x 20 repeats x 10 samples).
     num_samples, num_steps, resample_repeats, hidden_dim, max_epochs, batch_size : int
     lr, patience, rows_per_m_step, ema_decay, final_num_samples, aggregate : default=None
-    numeric_transform : default=None
+    numeric_transform, guidance : default=None
         Override the preset (None: the preset's value), as for ``DiffPuterImputer``:
         every override of the imputer except the EM loop's (``n_em_iter``,
         ``warm_start``).
@@ -96,6 +96,7 @@ class MissDiffBaseline(MixedImputer):
         final_num_samples: int | None = None,
         aggregate: str | None = None,
         numeric_transform: str | None = None,
+        guidance: float | None = None,
         device: str = "auto",
         random_state: Any = None,
     ):
@@ -113,6 +114,7 @@ class MissDiffBaseline(MixedImputer):
         self.final_num_samples = final_num_samples
         self.aggregate = aggregate
         self.numeric_transform = numeric_transform
+        self.guidance = guidance
         self.device = device
         self.random_state = random_state
 
