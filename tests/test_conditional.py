@@ -273,7 +273,9 @@ def test_guidance_is_a_sampler_setting(mixed, tmp_path):
     with pytest.raises(ValueError, match="guidance"):
         get_preset("fast").replace(guidance=-1.0)
     _, masked, _ = mixed
-    preset = get_preset("fast").replace(guidance=2.0, guidance_sigma_max=1.0)
+    preset = get_preset("fast").replace(
+        guidance=2.0, guidance_sigma_max=1.0, guidance_cells="observed"
+    )
     imp = DiffPuterImputer(**{**TINY, "preset": preset})
     out = imp.fit_transform(masked)
     assert_observed_unchanged(masked, out)
@@ -283,3 +285,9 @@ def test_guidance_is_a_sampler_setting(mixed, tmp_path):
     assert loaded.preset_.sampler.guidance == 2.0
     assert loaded.preset_.sampler.guidance_sigma_max == 1.0
     pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))
+    with pytest.raises(ValueError, match="guidance_cells"):
+        get_preset("fast").replace(guidance_cells="categorical")
+    numeric = DiffPuterImputer(**{**TINY, "preset": preset.replace(guidance_cells="numeric")})
+    out_numeric = numeric.fit_transform(masked)
+    assert_observed_unchanged(masked, out_numeric)
+    assert not out_numeric.equals(out)  # the one-hot codes no longer guide

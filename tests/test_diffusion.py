@@ -422,6 +422,20 @@ def test_guided_calls_per_sample_counts_the_guided_calls(solver, guidance_sigma_
     assert (count == 0) == (guidance_sigma_max < 1e-3)
 
 
+def test_guidance_columns_choose_whose_error_guides():
+    x_obs, missing = CASES[0]
+    kwargs = dict(resample_repeats=1, guidance=1.0)
+    every = draw(x_obs, missing, 200, **kwargs)
+    assert torch.equal(
+        every, draw(x_obs, missing, 200, guidance_columns=torch.ones(4, dtype=torch.bool), **kwargs)
+    )
+    # no column's error guides: the unguided sampler's draws
+    none = draw(x_obs, missing, 200, guidance_columns=torch.zeros(4, dtype=torch.bool), **kwargs)
+    assert torch.allclose(none, draw(x_obs, missing, 200, resample_repeats=1), atol=1e-6)
+    one = torch.tensor([True, False, False, False])  # only observed column 0 guides
+    assert not torch.equal(every, draw(x_obs, missing, 200, guidance_columns=one, **kwargs))
+
+
 def test_guided_posterior_mean_runs_in_chunks_with_clipping():
     """Guidance differentiates through the denoiser, so the E-step must leave inference
     mode for it; observed cells still come back bit for bit, estimates within the clip."""

@@ -172,8 +172,10 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Override the E-step's reconstruction guidance weight (0: none, the paper's
         sampler): every denoised estimate of a guided step moves against the gradient
         of its squared error on the row's observed cells, on top of the paper's merges
-        (the levels guided: ``guidance_sigma_max`` of the preset). Each guided network
-        call adds a backward pass. A conditional denoiser ignores it.
+        (the levels guided and the cells whose error counts: ``guidance_sigma_max``
+        and ``guidance_cells`` of the preset; ``fast``: sigma <= 1, numeric cells).
+        Each guided network call adds a backward pass. A conditional denoiser
+        ignores it.
 
     Attributes
     ----------

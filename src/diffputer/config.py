@@ -97,6 +97,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "resample_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
     "guidance": [Interval(Real, 0, None, closed="left")],
     "guidance_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
+    "guidance_cells": [StrOptions({"observed", "numeric"})],
     "solver": [StrOptions({"heun", "euler"})],
     "clip_denoised": ["boolean"],
     "sample_precision": [StrOptions({"fp32", "bf16"})],
@@ -245,6 +246,10 @@ class SamplerConfig(_Checked):
     # it does the RePaint repeats: it reads the observed cells itself.
     guidance: float = 0.0
     guidance_sigma_max: float = math.inf
+    # Whose error guides: every observed cell's ("observed"), or only the observed
+    # numeric cells' ("numeric"; one-hot codes, whose denoised estimates are soft
+    # probabilities, left out).
+    guidance_cells: Literal["observed", "numeric"] = "observed"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -331,7 +336,8 @@ PAPER = Preset(name="paper")
 #: 1.05 M rows per M-step (300 epochs on 3,500 rows, 74 on 14,303) that ends on a
 #: moving average of the weights, and an E-step that spends its RePaint repeats where
 #: they matter (levels with sigma <= 1) with Euler steps, guiding each of those steps'
-#: denoised estimates toward the observed cells (reconstruction guidance, weight 4).
+#: denoised estimates toward the observed numeric cells (reconstruction guidance,
+#: weight 4).
 #: Discrete numeric columns with a point mass (counts, zero-inflated whole amounts)
 #: pass through a quantile-normal map. Measured in docs/performance.md.
 FAST = Preset(
@@ -361,6 +367,7 @@ FAST = Preset(
         sample_precision="bf16",
         guidance=4.0,
         guidance_sigma_max=1.0,
+        guidance_cells="numeric",
     ),
     em=EMConfig(n_em_iter=4),
 )

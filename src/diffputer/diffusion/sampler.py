@@ -172,6 +172,7 @@ def conditional_sample(
     guidance: float = 0.0,
     guidance_sigma_max: float = math.inf,
     sigma_data: float = 0.5,
+    guidance_columns: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Draw one sample of every row from ``p(x | x_obs)``.
 
@@ -210,6 +211,8 @@ def conditional_sample(
         Guide only the steps that start at ``sigma_i <= guidance_sigma_max``.
     sigma_data : float, default=0.5
         The data's scale in the guidance weight ``guidance (1 + sigma^2 / sigma_data^2)``.
+    guidance_columns : bool Tensor of shape (D,), optional
+        The columns whose observed cells' error guides (default: all).
 
     Returns
     -------
@@ -236,7 +239,10 @@ def conditional_sample(
 
         guided = None
         if guiding:
-            guided = clipped(_guided(denoiser, x_obs, ~mask, guidance, sigma_data))
+            guide = ~mask
+            if guidance_columns is not None:
+                guide = guide & guidance_columns.to(mask.device)
+            guided = clipped(_guided(denoiser, x_obs, guide, guidance, sigma_data))
         denoiser = clipped(denoiser)
         second_order = solver == "heun"
         num_steps = len(sigmas) - 1
@@ -294,6 +300,7 @@ def posterior_mean(
     guidance: float = 0.0,
     guidance_sigma_max: float = math.inf,
     sigma_data: float = 0.5,
+    guidance_columns: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
     (or their median, with ``aggregate="median"``).
@@ -322,7 +329,7 @@ def posterior_mean(
         the mean (one-hot columns, whose mean is the vote of the samples). Default: all.
     conditioned : bool
         The denoiser is conditional (see :func:`conditional_sample`).
-    guidance, guidance_sigma_max, sigma_data : float
+    guidance, guidance_sigma_max, sigma_data, guidance_columns
         Reconstruction guidance (see :func:`conditional_sample`).
 
     Returns
@@ -358,6 +365,7 @@ def posterior_mean(
                 guidance=guidance,
                 guidance_sigma_max=guidance_sigma_max,
                 sigma_data=sigma_data,
+                guidance_columns=guidance_columns,
             )
             samples = samples.reshape(num_samples, len(idx), -1)
             if aggregate == "mean":
