@@ -3,7 +3,8 @@
 ``aggregate.py`` and ``paired.py`` import this (they run as scripts, so this
 folder is on ``sys.path``): the same 70/30 split, mask and z-unit scale as
 ``diffputer bench``, and the same command line (datasets, ``--masks``, ``--max-rows``).
-:func:`settings` reads ``KEY=VALUE`` preset overrides for every script here.
+:func:`settings` reads ``KEY=VALUE`` preset overrides for every script here;
+:func:`fitted_model` fits a preset on a cell once and saves it for later runs.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from diffputer import DiffPuterImputer
 from diffputer.bench.baselines import _parse_value
 from diffputer.bench.datasets import load_dataset
 from diffputer.bench.masks import make_mask
 from diffputer.bench.metrics import ZScale, score_imputation
 from diffputer.bench.runner import BenchConfig, derive_rng, split_table
+from diffputer.config import get_preset
 
 SETTINGS = ("in-sample", "out-of-sample")
 
@@ -80,6 +85,31 @@ def load_cell(dataset: str, k: int, max_rows: int) -> Cell:
     num, cat = list(table.dataset.numeric), list(table.dataset.categorical)
     scale = ZScale.fit(masked["in-sample"], num)
     return Cell(dataset, k, num, cat, truth, hidden, masked, scale)
+
+
+def fitted_model(
+    cell: Cell, preset: str, max_rows: int, model_dir: str | None
+) -> tuple[DiffPuterImputer, str | None]:
+    """``preset`` fitted on ``cell``'s in-sample rows (``random_state`` = the mask's
+    number), loaded from ``model_dir`` if an earlier run saved it there, else fitted
+    (and saved there when ``model_dir`` is given). Also the fit's own in-sample line
+    (variant ``fit``, with its seconds), or None for a loaded model."""
+    path = None
+    if model_dir:
+        path = Path(model_dir) / f"{cell.dataset}_{cell.mask}_{max_rows}_{preset}"
+    if path is not None and path.exists():
+        return DiffPuterImputer.load(path), None
+    cat = cell.categorical or None
+    imp = DiffPuterImputer(
+        preset=get_preset(preset), random_state=cell.mask, categorical_columns=cat
+    )
+    start = time.perf_counter()
+    out = imp.fit_transform(cell.masked["in-sample"])
+    seconds = round(time.perf_counter() - start, 1)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imp.save(path)
+    return imp, cell.line("fit", "in-sample", out, seconds=seconds)
 
 
 def parse(doc: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None):

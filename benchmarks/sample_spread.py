@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
-from _cell import cells, parse
-from diffputer import DiffPuterImputer
-from diffputer.config import get_preset
+from _cell import cells, fitted_model, parse
 
 
 def _z(cell, frame) -> np.ndarray:
@@ -38,20 +35,7 @@ def _z(cell, frame) -> np.ndarray:
 
 
 def run(cell, args: argparse.Namespace) -> None:
-    path = None
-    if args.model_dir:
-        path = Path(args.model_dir) / f"{cell.dataset}_{cell.mask}_{args.max_rows}_{args.preset}"
-    if path is not None and path.exists():
-        imp = DiffPuterImputer.load(path)
-    else:
-        cat = cell.categorical or None
-        imp = DiffPuterImputer(
-            preset=get_preset(args.preset), random_state=cell.mask, categorical_columns=cat
-        )
-        imp.fit(cell.masked["in-sample"])
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            imp.save(path)
+    imp, _ = fitted_model(cell, args.preset, args.max_rows, args.model_dir)
     fitted = imp.preset_
     setting = "out-of-sample"
     truth = _z(cell, cell.truth[setting])

@@ -17,30 +17,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from _cell import SETTINGS, cells, parse, settings
-from diffputer import DiffPuterImputer
-from diffputer.config import get_preset
+from _cell import SETTINGS, cells, fitted_model, parse, settings
 
 
 def run(cell, args: argparse.Namespace) -> None:
-    path = None
-    if args.model_dir:
-        path = Path(args.model_dir) / f"{cell.dataset}_{cell.mask}_{args.max_rows}_{args.preset}"
-    if path is not None and path.exists():
-        imp = DiffPuterImputer.load(path)
-    else:
-        chosen = get_preset(args.preset)
-        cat = cell.categorical or None
-        imp = DiffPuterImputer(preset=chosen, random_state=cell.mask, categorical_columns=cat)
-        start = time.perf_counter()
-        out = imp.fit_transform(cell.masked["in-sample"])
-        seconds = round(time.perf_counter() - start, 1)
-        print(cell.line("fit", "in-sample", out, seconds=seconds), flush=True)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            imp.save(path)
+    imp, fit_line = fitted_model(cell, args.preset, args.max_rows, args.model_dir)
+    if fit_line is not None:
+        print(fit_line, flush=True)
     fitted = imp.preset_
     for variant in args.variants.split(";"):
         imp.preset_ = fitted.replace(**settings(variant.split(",")))

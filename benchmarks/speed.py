@@ -140,16 +140,17 @@ def diffputer_details(imp: DiffPuterImputer, n_features: int, peak: float) -> di
         )
     # E-steps inside EM draw num_samples; the last one (the imputations returned)
     # final_num_samples when set
+    final_samples = sp.final_num_samples or sp.num_samples
     per_row_estep = sp.num_samples * calls
-    per_row_final = (sp.final_num_samples or sp.num_samples) * calls
+    per_row_final = final_samples * calls
     hist = imp.history_
     epochs = [h["epochs"] for h in hist]
     estep_s = sum(h["e_step_seconds"] for h in hist)
     n_rows = imp._speed_rows  # rows with a missing cell, set by the caller
     n_inner = sum(1 for h in hist[:-1] if h["e_step_seconds"] > 0)
     n_final = int(bool(hist) and hist[-1]["e_step_seconds"] > 0)
-    samples_per_row = sp.num_samples * n_inner + (sp.final_num_samples or sp.num_samples) * n_final
-    per_row_fit = per_row_estep * n_inner + per_row_final * n_final
+    samples_per_row = sp.num_samples * n_inner + final_samples * n_final
+    per_row_fit = calls * samples_per_row
     guided_per_row = guided * samples_per_row
     evals = per_row_fit * n_rows
     d = imp.encoder_.n_encoded

@@ -6,7 +6,9 @@ early"). The levels it skips carry most of the RePaint repeats, so most of the c
 Fits the default preset once on the runner's cell (MCAR 30%, 5,000 rows), then imputes
 the training rows and the new rows with the same model for each STOP (0 = the
 library's sampler). The sampler loop below is ``diffputer.diffusion.sampler``'s with
-the early return added (patched in for this script only). Prints JSON lines.
+the early return added (patched in for this script only), so the preset is fitted
+without reconstruction guidance, which that copy does not have (the preset as it was
+when this was measured). Prints JSON lines.
 
     python benchmarks/tweedie_stop.py california 0 0,0.0066,0.0184,0.0449,0.099
 """
@@ -40,7 +42,10 @@ def patched(
     solver="heun",
     clip=None,
     generator=None,
+    **guidance,
 ):
+    if guidance.get("guidance", 0) > 0:
+        raise ValueError("this copy of the sampler does not guide; fit with guidance=0")
     if STOP["v"] <= 0:
         return orig(
             denoiser,
@@ -53,6 +58,7 @@ def patched(
             solver=solver,
             clip=clip,
             generator=generator,
+            **guidance,
         )
     if clip is not None:
         lo, hi = (b.to(x_obs.device, x_obs.dtype) for b in clip)
@@ -85,7 +91,7 @@ S.conditional_sample = patched
 ds, k = sys.argv[1], int(sys.argv[2])
 stops = [float(v) for v in sys.argv[3].split(",")]
 cell = load_cell(ds, k, 5000)
-imp = DiffPuterImputer(random_state=k, categorical_columns=cell.categorical or None)
+imp = DiffPuterImputer(random_state=k, categorical_columns=cell.categorical or None, guidance=0.0)
 t = time.perf_counter()
 imp.fit(cell.masked["in-sample"])
 print(json.dumps(dict(what="fit", sec=round(time.perf_counter() - t, 1))), flush=True)
