@@ -337,7 +337,7 @@ PAPER = Preset(name="paper")
 #: moving average of the weights, and an E-step that spends its RePaint repeats where
 #: they matter (levels with sigma <= 1) with Euler steps, guiding each of those steps'
 #: denoised estimates toward the observed numeric cells (reconstruction guidance,
-#: weight 4).
+#: weight 2).
 #: Discrete numeric columns with a point mass (counts, zero-inflated whole amounts)
 #: pass through a quantile-normal map. Measured in docs/performance.md.
 FAST = Preset(
@@ -365,7 +365,7 @@ FAST = Preset(
         final_num_samples=16,
         aggregate="median",
         sample_precision="bf16",
-        guidance=4.0,
+        guidance=2.0,
         guidance_sigma_max=1.0,
         guidance_cells="numeric",
     ),
