@@ -473,29 +473,32 @@ def test_guided_sampling_under_bf16_autocast_stays_close_to_float32():
     net = build_denoiser(6, 32).eval()
     x = torch.randn(64, 6) * 0.5
     mask = torch.rand(64, 6) < 0.4
-    kwargs = dict(resample_repeats=2, resample_sigma_max=1.0, solver="euler", guidance=20.0)
-    # a large weight: an untrained network's cross-column gradients are small
-    kwargs |= dict(guidance_sigma_max=1.0, clip=(torch.full((6,), -2.0), torch.full((6,), 2.0)))
-    runs = {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        runs[name] = conditional_sample(
-            _with_autocast(net, dtype, torch.device("cpu")),
+    clip = (torch.full((6,), -2.0), torch.full((6,), 2.0))
+
+    def sample(denoiser, guidance):
+        return conditional_sample(
+            denoiser,
             x,
             mask,
             karras_sigmas(8),
             generator=torch.Generator().manual_seed(1),
-            **kwargs,
+            resample_repeats=2,
+            resample_sigma_max=1.0,
+            solver="euler",
+            guidance=guidance,
+            guidance_sigma_max=1.0,
+            clip=clip,
         )
-        assert runs[name].dtype == torch.float32 and torch.isfinite(runs[name]).all()
-        assert torch.equal(runs[name][~mask], x[~mask])
-    unguided = conditional_sample(
-        net,
-        x,
-        mask,
-        karras_sigmas(8),
-        generator=torch.Generator().manual_seed(1),
-        **(kwargs | dict(guidance=0.0)),
-    )
+
+    # a large weight: an untrained network's cross-column gradients are small
+    runs = {
+        name: sample(_with_autocast(net, dtype, torch.device("cpu")), guidance=20.0)
+        for name, dtype in (("fp32", None), ("bf16", torch.bfloat16))
+    }
+    for out in runs.values():
+        assert out.dtype == torch.float32 and torch.isfinite(out).all()
+        assert torch.equal(out[~mask], x[~mask])
+    unguided = sample(net, guidance=0.0)
     gap = (runs["bf16"] - runs["fp32"])[mask].abs().mean()
     moved = (unguided - runs["fp32"])[mask].abs().mean()
     assert moved > 0.005  # guidance does something here...
