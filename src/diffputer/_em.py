@@ -241,7 +241,7 @@ def e_step(
         aggregate=config.aggregate if final else "mean",
         median_columns=median_columns,
         conditioned=net.conditional,
-        guidance=config.guidance,
+        guidance=config.guidance if final or config.guidance_in_em else 0.0,
         guidance_sigma_max=config.guidance_sigma_max,
         sigma_data=net.sigma_data,
         guidance_columns=median_columns if config.guidance_cells == "numeric" else None,

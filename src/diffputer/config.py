@@ -98,6 +98,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "guidance": [Interval(Real, 0, None, closed="left")],
     "guidance_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
     "guidance_cells": [StrOptions({"observed", "numeric"})],
+    "guidance_in_em": ["boolean"],
     "solver": [StrOptions({"heun", "euler"})],
     "clip_denoised": ["boolean"],
     "sample_precision": [StrOptions({"fp32", "bf16"})],
@@ -250,6 +251,10 @@ class SamplerConfig(_Checked):
     # numeric cells' ("numeric"; one-hot codes, whose denoised estimates are soft
     # probabilities, left out).
     guidance_cells: Literal["observed", "numeric"] = "observed"
+    # Guide the E-steps inside EM too (True), or only the imputations returned (the
+    # last E-step of fit, and transform; False), sparing the inner E-steps' backward
+    # passes.
+    guidance_in_em: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
