@@ -21,7 +21,7 @@ from diffputer.diffusion import (
 
 from .conftest import TINY
 from .test_diffusion import MU, SIGMA, gaussian_conditional
-from .test_imputer import assert_observed_unchanged
+from .test_imputer import assert_observed_unchanged, spy_on_e_steps
 
 
 def test_conditional_denoiser_reads_known_values_not_the_noisy_input_there():
@@ -297,21 +297,13 @@ def test_guidance_is_a_sampler_setting(mixed, tmp_path):
 def test_guidance_in_em_chooses_which_e_steps_are_guided(mixed, monkeypatch, in_em):
     """``guidance_in_em=False`` guides only the imputations returned (the last E-step of
     ``fit`` and ``transform``); the E-steps inside EM sample unguided."""
-    import diffputer._em as em
-
-    seen = []
-    real = em.posterior_mean
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs["guidance"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(em, "posterior_mean", recording)
+    recorded = spy_on_e_steps(monkeypatch)
     _, masked, _ = mixed
     preset = get_preset("fast").replace(guidance=2.0, guidance_in_em=in_em)
     imp = DiffPuterImputer(**{**TINY, "n_em_iter": 3, "preset": preset})
     out = imp.fit_transform(masked)
     imp.transform(masked)
+    seen = [kw["guidance"] for kw in recorded]
     assert seen == ([2.0] * 4 if in_em else [0.0, 0.0, 2.0, 2.0])
     assert_observed_unchanged(masked, out)
     with pytest.raises(ValueError, match="guidance_in_em"):

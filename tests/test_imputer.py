@@ -399,24 +399,31 @@ def test_autocast_dtype_only_when_asked():
     assert autocast_dtype("bf16", torch.device("cpu")) in (None, torch.bfloat16)
 
 
-def test_only_the_returned_imputations_use_the_final_sampler_settings(mixed, monkeypatch):
-    """E-steps inside EM average ``num_samples`` samples (the M-step fits the posterior
-    mean); the last E-step of fit and transform draw ``final_num_samples`` and combine
-    numeric cells by ``aggregate``, one-hot columns by the mean."""
+def spy_on_e_steps(monkeypatch) -> list[dict]:
+    """The keyword arguments of every ``posterior_mean`` call the E-steps make, in order."""
     import diffputer._em as em
 
-    _, masked, _ = mixed
     calls = []
     original = em.posterior_mean
 
     def spy(*args, **kwargs):
-        calls.append((kwargs["num_samples"], kwargs["aggregate"], kwargs["median_columns"]))
+        calls.append(kwargs)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(em, "posterior_mean", spy)
+    return calls
+
+
+def test_only_the_returned_imputations_use_the_final_sampler_settings(mixed, monkeypatch):
+    """E-steps inside EM average ``num_samples`` samples (the M-step fits the posterior
+    mean); the last E-step of fit and transform draw ``final_num_samples`` and combine
+    numeric cells by ``aggregate``, one-hot columns by the mean."""
+    _, masked, _ = mixed
+    recorded = spy_on_e_steps(monkeypatch)
     imp = DiffPuterImputer(**{**TINY, "n_em_iter": 3, "final_num_samples": 5})
     imp.set_params(aggregate="median").fit_transform(masked)
     imp.transform(masked)
+    calls = [(kw["num_samples"], kw["aggregate"], kw["median_columns"]) for kw in recorded]
     assert [c[:2] for c in calls] == [(2, "mean"), (2, "mean"), (5, "median"), (5, "median")]
     numeric = calls[-1][2].cpu().numpy()
     assert numeric.tolist() == imp.encoder_.numeric_columns().tolist()
