@@ -5,6 +5,7 @@
     diffputer bench [run] --datasets california,adult --mechanisms MCAR,MAR,MNAR --masks 10 \\
         --rate 0.3 --methods mean,knn,mice,missforest,softimpute,em,diffputer --out DIR
     diffputer bench report DIR [-o REPORT.md] [--reference REFERENCE-RESULTS.md]
+    diffputer bench merge SOURCE TARGET [--archive OLD.csv] [--include-errors] [--dry-run]
     diffputer bench list
 
 ``run`` is optional: ``diffputer bench --datasets ...`` runs the grid.
@@ -33,7 +34,8 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="diffputer bench",
         description="Run imputers over datasets x mechanisms x masks; results go to "
         "OUT/results.csv, one cell at a time, and a rerun resumes where it stopped. "
-        "Also: 'diffputer bench report DIR' and 'diffputer bench list'.",
+        "Also: 'diffputer bench report DIR', 'diffputer bench merge SOURCE TARGET' and "
+        "'diffputer bench list'.",
     )
     p.add_argument(
         "--datasets",
@@ -74,6 +76,25 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="results folder")
     p.add_argument("-o", "--output", default=None, help="markdown file (default DIR/report.md)")
     p.add_argument("--reference", default=None, help="the paper's REFERENCE-RESULTS.md")
+    return p
+
+
+def _merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="diffputer bench merge",
+        description="Put the cells of one results file (e.g. a rerun in a scratch folder) "
+        "into another: each replaces the rows of the same cell where they stood, new "
+        "cells go at the end. Values not replaced are written back as read.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="results.csv, or its folder, to take")
+    p.add_argument("target", metavar="TARGET", help="results.csv, or its folder, to update")
+    p.add_argument(
+        "--archive", default=None, metavar="FILE", help="append the replaced rows to this CSV"
+    )
+    p.add_argument(
+        "--include-errors", action="store_true", help="also take cells that failed in SOURCE"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
     return p
 
 
@@ -155,6 +176,22 @@ def _report(argv: list[str]) -> int:
     return 0
 
 
+def _merge(argv: list[str]) -> int:
+    from .merge import merge_results, results_path
+
+    args = _merge_parser().parse_args(argv)
+    summary = merge_results(
+        args.source,
+        args.target,
+        archive=args.archive,
+        include_errors=args.include_errors,
+        dry_run=args.dry_run,
+    )
+    text = summary.describe(results_path(args.source), results_path(args.target), args.archive)
+    print(("would merge " if args.dry_run else "merged ") + text)
+    return 0
+
+
 def _list() -> int:
     print("datasets:", ", ".join(available_datasets()))
     print("mechanisms:", ", ".join(MECHANISMS))
@@ -173,6 +210,8 @@ def main(argv: list[str]) -> int:
         argv = argv[1:]
     if argv[:1] == ["report"]:
         return _report(argv[1:])
+    if argv[:1] == ["merge"]:
+        return _merge(argv[1:])
     if argv[:1] == ["list"]:
         return _list()
     if argv[:1] == ["run"]:
