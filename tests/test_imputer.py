@@ -198,6 +198,20 @@ def test_m_step_epochs_follow_rows_per_m_step(mixed, rows, max_epochs, expected)
     assert [r["epochs"] for r in imp.history_] == [expected] * imp.n_iter_
 
 
+@pytest.mark.parametrize("warm_start, expected", [(True, [3, 1, 1]), (False, [3, 3, 3])])
+def test_warm_rows_per_m_step_sets_the_budget_of_warm_started_m_steps(mixed, warm_start, expected):
+    _, masked, _ = mixed
+    settings = {k: v for k, v in TINY.items() if k not in ("random_state", "device")}
+    preset = get_preset("fast").replace(
+        **{**settings, "n_em_iter": 3, "max_epochs": 7, "patience": 100},
+        warm_start=warm_start,
+        rows_per_m_step=2 * len(masked) + 1,  # 3 epochs
+        warm_rows_per_m_step=1,  # 1 epoch, only where the weights carry over
+    )
+    imp = DiffPuterImputer(preset=preset, random_state=0, device="cpu").fit(masked)
+    assert [r["epochs"] for r in imp.history_] == expected
+
+
 def test_fast_preset_trains_small_tables_longer():
     from diffputer._em import epoch_budget
 
@@ -217,7 +231,7 @@ def test_paper_preset_has_every_paper_value():
     assert (t.lr_factor, t.lr_patience) == (0.9, 50)
     assert (t.P_mean, t.P_std) == (-1.2, 1.2)
     assert t.warm_start is False and t.validation_fraction == 0.0
-    assert t.rows_per_m_step == 0  # every M-step may run max_epochs, whatever the size
+    assert t.rows_per_m_step == t.warm_rows_per_m_step == 0  # max_epochs, whatever the size
     assert t.observed_loss_iterations == 0  # the loss covers every cell (Eq. 3)
     assert t.ema_decay == 0.0  # the best epoch's weights are kept, as the authors' code
     assert t.rows_per_sigma == 1  # a noise level per row (EDM's loss)

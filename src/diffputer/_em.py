@@ -70,11 +70,18 @@ def _validation_split(
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
-def epoch_budget(config: TrainConfig, n_rows: int) -> int:
-    """Epochs an M-step on ``n_rows`` training rows may run (``config.rows_per_m_step``)."""
-    if config.rows_per_m_step <= 0 or n_rows <= 0:
+def epoch_budget(config: TrainConfig, n_rows: int, warm: bool = False) -> int:
+    """Epochs an M-step on ``n_rows`` training rows may run (``config.rows_per_m_step``).
+
+    ``warm``: the M-step starts from the previous iteration's weights, and
+    ``config.warm_rows_per_m_step``, when set, replaces ``rows_per_m_step``.
+    """
+    rows = config.rows_per_m_step
+    if warm and config.warm_rows_per_m_step > 0:
+        rows = config.warm_rows_per_m_step
+    if rows <= 0 or n_rows <= 0:
         return config.max_epochs
-    return min(config.max_epochs, -(-config.rows_per_m_step // n_rows))
+    return min(config.max_epochs, -(-rows // n_rows))
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -110,6 +117,7 @@ def m_step(
     *,
     generator: torch.Generator,
     observed_only: bool = False,
+    warm: bool = False,
     column_groups: torch.Tensor | None = None,
     callback: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, Any]:
@@ -117,7 +125,8 @@ def m_step(
 
     ``observed_only`` restricts the loss to observed cells (the imputed ones still feed
     the network's input), as MissDiff does; DiffPuter's presets may use it for the
-    first M-steps, which otherwise learn the mean fill's pile of values.
+    first M-steps, which otherwise learn the mean fill's pile of values. ``warm``: ``net``
+    carries the previous EM iteration's weights (its epoch budget, :func:`epoch_budget`).
 
     A conditional ``net`` learns to denoise randomly hidden columns from the other
     observed cells (:class:`~diffputer.diffusion.MaskDraw`; ``column_groups``, shape
@@ -157,7 +166,7 @@ def m_step(
         masks=masks,
         lr=config.lr,
         batch_size=config.batch_size,
-        max_epochs=epoch_budget(config, len(train_rows)),
+        max_epochs=epoch_budget(config, len(train_rows), warm),
         patience=config.patience,
         lr_factor=config.lr_factor,
         lr_patience=config.lr_patience,
@@ -326,11 +335,12 @@ def run_em(
     n_iter = preset.em.n_em_iter if bool(mask.any()) else 1
     for k in range(len(history) + 1, n_iter + 1):
         previous = net
-        if net is None or not preset.train.warm_start:
+        warm = net is not None and preset.train.warm_start
+        if not warm:
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
         n_train = len(z) - _n_held_out(len(z), preset.train.validation_fraction)
-        epochs = epoch_budget(preset.train, n_train)
+        epochs = epoch_budget(preset.train, n_train, warm)
         with progress_bar(progress, "epochs", epochs, f"M-step {k}") as cb:
             observed_only = k <= preset.train.observed_loss_iterations
             record = m_step(
@@ -340,6 +350,7 @@ def run_em(
                 preset.train,
                 generator=generator,
                 observed_only=observed_only,
+                warm=warm,
                 column_groups=column_groups,
                 callback=cb,
             )

@@ -81,6 +81,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "train_precision": [StrOptions({"fp32", "bf16"})],
     "validation_fraction": [_unit("left")],
     "rows_per_m_step": [_at_least(0)],
+    "warm_rows_per_m_step": [_at_least(0)],
     "ema_decay": [_unit("left")],
     "mask_rate_max": [Interval(Real, 0, 1, closed="right")],
     "rows_per_sigma": [_at_least(1)],
@@ -193,6 +194,10 @@ class TrainConfig(_Checked):
     # ceil(rows_per_m_step / n) epochs, at most max_epochs: a fixed amount of data seen
     # per M-step, so small tables get more passes and large ones fewer.
     rows_per_m_step: int = 0
+    # Not in the paper (0: rows_per_m_step for every M-step): the budget, as
+    # rows_per_m_step, of an M-step that starts from the previous EM iteration's
+    # weights (warm_start, every M-step after the first).
+    warm_rows_per_m_step: int = 0
     # Not in the paper (0 reproduces it: keep the best epoch's weights): when in (0, 1),
     # an M-step leaves an exponential moving average of its weights (decay per step).
     ema_decay: float = 0.0
