@@ -19,7 +19,7 @@
 #
 # Everything it measures lands in $OUT (at most 8 files come back): log.txt, the speed
 # JSON files, and results.csv of the benchmark cells (merge it into docs/bench with
-# the usual pandas de-duplication on cell_id, setting, metric). Each step has its own
+# `diffputer bench merge FILES_AT/results.csv docs/bench --archive OLD.csv`). Each step has its own
 # time limit, so a slow step costs its share and the next still runs.
 set -u -o pipefail
 OUT=${OUT:-/tmp/gpu_out}
