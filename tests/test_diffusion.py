@@ -141,6 +141,35 @@ def test_training_lowers_the_loss_and_keeps_best_weights():
     assert result.best_loss == min(calls)
 
 
+def test_bf16_training_learns_as_float32_does_and_keeps_float32_weights():
+    """``train_precision="bf16"`` (the conditional preset, where the CPU or GPU has native
+    bf16) trains under autocast; forced here on any CPU, where it is emulated."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.6, 0.6, -0.6], [-0.6, 0.6, 0.6], [0.6, -0.6, 0.6], [-0.6] * 3])
+    data = centres[torch.randint(0, 4, (256,), generator=g)]  # clusters: not linear shrinkage
+    data = data + 0.05 * torch.randn(256, 3, generator=g)
+    sigma = torch.full((256,), 0.5)
+    noisy = data + 0.5 * torch.randn(256, 3, generator=g)  # one fixed draw to score on
+
+    def error(net) -> float:
+        with torch.no_grad():
+            return float(((net(noisy, sigma) - data) ** 2).mean())
+
+    errors = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        torch.manual_seed(0)
+        net = build_denoiser(3, 32)
+        before = error(net)
+        train_denoiser(
+            net, data, loss=EDMLoss(), lr=3e-3, batch_size=64, max_epochs=60, patience=100,
+            autocast_dtype=dtype, generator=torch.Generator().manual_seed(1),
+        )  # fmt: skip
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+        errors[name] = error(net)
+        assert errors[name] < 0.7 * before  # it learned
+    assert errors["bf16"] == pytest.approx(errors["fp32"], rel=0.15)
+
+
 def test_training_with_ema_leaves_the_moving_average_of_the_weights():
     """Two steps: the average starts at the initial weights, decays min(d, (1+t)/(10+t))."""
     data = torch.randn(64, 3, generator=torch.Generator().manual_seed(0)) * 0.5

@@ -115,8 +115,9 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Named settings. ``"paper"`` reproduces the paper exactly (days of CPU time on
         real data); ``"fast"`` runs the same algorithm with CPU-sized settings;
         ``"conditional"`` is not the paper's method: a denoiser that reads the observed
-        cells, trained once on them (no EM) for longer, and sampled directly (see
-        ``docs/performance.md``). A
+        cells, trained once on them (no EM) for longer, in bf16 where the CPU or GPU
+        has native bf16 (float32 elsewhere, so its results differ slightly between
+        such machines), and sampled directly (see ``docs/performance.md``). A
         :class:`~diffputer.Preset` gives every setting explicitly, e.g.
         ``get_preset("fast").replace(sigma_max=40.0)`` for one that has no constructor
         argument; it is saved with the model.
