@@ -108,10 +108,11 @@ def test_a_new_target_is_created_and_missing_optional_columns_read_as_empty(tmp_
     source = tmp_path / "results.csv"
     write(source, [rows("mean", 0, "0.7", host=False)])
     target = tmp_path / "new" / "merged.csv"
-    target.parent.mkdir()
     merge_results(source, target)
     merged = read(target)
     assert list(merged.columns) == RESULT_COLUMNS and set(merged["host"]) == {""}
+    merge_results(source, tmp_path / "new_folder")  # a folder: its results.csv
+    assert read(tmp_path / "new_folder" / "results.csv").equals(merged)
 
 
 def test_bad_calls_are_refused_before_anything_is_written(files, tmp_path):

@@ -47,9 +47,10 @@ class MergeSummary:
 
 
 def results_path(path: str | Path) -> Path:
-    """``path`` itself for a file, ``path/results.csv`` for a folder."""
+    """``path`` itself for a ``.csv`` or other existing file, else ``path/results.csv``
+    (a folder, created by the merge if it does not exist yet)."""
     path = Path(path)
-    return path / RESULTS_NAME if path.is_dir() else path
+    return path if path.suffix.lower() == ".csv" or path.is_file() else path / RESULTS_NAME
 
 
 def _read(path: Path, *, missing_ok: bool = False) -> pd.DataFrame:
@@ -76,6 +77,7 @@ def _columns(*frames: pd.DataFrame) -> list[str]:
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
