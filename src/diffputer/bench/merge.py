@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._io import atomic_write
-from .runner import _OPTIONAL_COLUMNS, RESULT_COLUMNS, RESULTS_NAME
+from .runner import RESULT_COLUMNS, RESULTS_NAME, missing_result_columns
 
 __all__ = ["MergeSummary", "merge_results"]
 
@@ -60,9 +60,7 @@ def _read(path: Path, *, missing_ok: bool = False) -> pd.DataFrame:
             return pd.DataFrame(columns=RESULT_COLUMNS, dtype=str)
         raise FileNotFoundError(f"{path} does not exist")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = set(RESULT_COLUMNS) - set(frame.columns)
-    if missing - _OPTIONAL_COLUMNS:
-        raise ValueError(f"{path} is not a results file (no {sorted(missing - _OPTIONAL_COLUMNS)})")
+    missing_result_columns(frame.columns, path)  # optional ones are filled in on write
     return frame
 
 

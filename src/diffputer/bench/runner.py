@@ -72,6 +72,15 @@ IN_SAMPLE, OUT_OF_SAMPLE = "in-sample", "out-of-sample"
 _MAX_MESSAGE = 500
 
 
+def missing_result_columns(columns: Iterable[str], path: str | Path) -> list[str]:
+    """The optional result columns a file at ``path`` lacks (read back as ""); a
+    ``ValueError`` if it lacks any other, i.e. is not a results file."""
+    missing = set(RESULT_COLUMNS) - set(columns)
+    if missing - _OPTIONAL_COLUMNS:
+        raise ValueError(f"{path} is not a results file (no {sorted(missing)})")
+    return sorted(missing)
+
+
 def cpu_name() -> str:
     """The CPU's model name (Linux ``/proc/cpuinfo``; else what ``platform`` knows)."""
     try:
@@ -318,10 +327,8 @@ class ResultsFile:
         self.path = Path(path)
         if self.path.exists():
             frame = pd.read_csv(self.path)
-            missing = set(RESULT_COLUMNS) - set(frame.columns)
-            if missing - _OPTIONAL_COLUMNS:
-                raise ValueError(f"{self.path} is not a results file (no {sorted(missing)})")
-            self.frame = _typed(frame.reindex(columns=[*frame.columns, *sorted(missing)]))
+            missing = missing_result_columns(frame.columns, self.path)
+            self.frame = _typed(frame.reindex(columns=[*frame.columns, *missing]))
         else:
             self.frame = _typed(pd.DataFrame(columns=RESULT_COLUMNS))
 
