@@ -308,3 +308,19 @@ def test_guidance_in_em_chooses_which_e_steps_are_guided(mixed, monkeypatch, in_
     assert_observed_unchanged(masked, out)
     with pytest.raises(ValueError, match="guidance_in_em"):
         get_preset("fast").replace(guidance_in_em="sometimes")
+
+
+def test_antithetic_reaches_every_e_step_and_is_off_in_the_paper_preset(mixed, monkeypatch):
+    """The sampler setting ``antithetic`` is passed to every E-step, inside EM and for the
+    imputations returned; the paper's preset keeps independent samples."""
+    assert get_preset("paper").sampler.antithetic is False
+    recorded = spy_on_e_steps(monkeypatch)
+    _, masked, _ = mixed
+    preset = get_preset("fast").replace(antithetic=True)
+    imp = DiffPuterImputer(**{**TINY, "n_em_iter": 2, "preset": preset})
+    out = imp.fit_transform(masked)
+    imp.transform(masked)
+    assert [kw["antithetic"] for kw in recorded] == [True] * 3
+    assert_observed_unchanged(masked, out)
+    with pytest.raises(ValueError, match="antithetic"):
+        get_preset("fast").replace(antithetic="pairs")

@@ -629,3 +629,67 @@ def test_training_optimizer_is_adam_with_torchs_defaults():
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert any(not torch.equal(p, p0) for p, p0 in zip(nets[0].parameters(), start, strict=True))
+
+
+def test_antithetic_noise_negates_the_first_rows_and_draws_the_rest():
+    from diffputer.diffusion.sampler import _randn_like
+
+    x = torch.empty(8, 3)
+    noise = _randn_like(x, torch.Generator().manual_seed(0), paired=3)
+    torch.testing.assert_close(noise[3:6], -noise[:3])
+    assert not torch.allclose(noise[6:], -noise[:2]) and noise[6:].abs().sum() > 0
+    # no pairs: the very draws of torch.randn, so other settings keep their numbers
+    plain = _randn_like(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(plain, torch.randn(8, 3, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="antithetic pairs"):
+        _randn_like(x, torch.Generator(), paired=5)
+
+
+@pytest.mark.parametrize("x_obs, missing", CASES)
+def test_antithetic_samples_keep_the_conditional_law_and_their_pair_means_are_exact(x_obs, missing):
+    """Every sample of an antithetic pair is still a sample of the conditional law (the
+    tolerances of the paper-settings test above). With a linear (Gaussian) denoiser the
+    sampler is affine in its noise, so a pair's mean is the same for every pair: the
+    conditional mean up to the sampler's small bias, with no Monte Carlo spread."""
+    n = 4000
+    out = draw(x_obs, missing, n, resample_repeats=20, antithetic_rows=n // 2).double()
+    mean, cov = gaussian_conditional(x_obs, missing)
+    sd = cov.diag().sqrt()
+    samples = out[:, missing]
+    assert torch.all((samples.mean(0) - mean).abs() < 0.1 * sd)
+    assert torch.linalg.norm(torch.cov(samples.T) - cov) / torch.linalg.norm(cov) < 0.2
+    pair_means = (samples[: n // 2] + samples[n // 2 :]) / 2
+    assert torch.all(pair_means.std(0) < 0.01 * sd)  # independent pairs: sd / sqrt(2)
+    assert torch.all((pair_means.mean(0) - mean).abs() < 0.1 * sd)
+
+
+@pytest.mark.parametrize("num_samples, spread", [(2, 0.0), (3, 1 / 3), (4, 0.0)])
+def test_posterior_mean_pairs_the_samples_of_each_row(num_samples, spread):
+    """``antithetic=True`` pairs sample k with sample k + N // 2 of the same row, chunk by
+    chunk; an odd count leaves the last sample unpaired. Gaussian case: the paired
+    samples average to the same value, so a row's estimate spreads by sd / 3 with three
+    samples (one unpaired) and not at all with two or four (independent: sd / sqrt(N))."""
+    x_obs, missing = CASES[0]
+    mean, cov = gaussian_conditional(x_obs, missing)
+    rows = 600
+    x = x_obs.float().repeat(rows, 1)
+    mask = torch.zeros(rows, 4, dtype=torch.bool)
+    mask[:, missing] = True
+    out = posterior_mean(
+        gaussian_denoiser,
+        x,
+        mask,
+        karras_sigmas(20),
+        num_samples=num_samples,
+        resample_repeats=10,
+        generator=torch.Generator().manual_seed(0),
+        batch_size=num_samples * 100,  # six chunks
+        antithetic=True,
+    ).double()[:, missing]
+    sd = cov.diag().sqrt()
+    if spread == 0.0:
+        assert torch.all(out.std(0) < 0.01 * sd)
+    else:
+        ratio = out.std(0) / (spread * sd)
+        assert torch.all((ratio > 0.8) & (ratio < 1.2))
+    assert torch.all((out.mean(0) - mean).abs() < 0.15 * sd)

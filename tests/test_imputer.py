@@ -242,6 +242,7 @@ def test_paper_preset_has_every_paper_value():
     assert s.resample_sigma_max == math.inf  # every level but the last is repeated
     assert s.solver == "heun" and s.clip_denoised is False
     assert s.aggregate == "mean"  # the posterior mean (EAP), Sec. 4.2
+    assert s.antithetic is False  # independent samples
     assert t.train_precision == "fp32" and s.sample_precision == "fp32"
     assert p.em.n_em_iter == 10 and p.em.init == "mean"
     assert p.encoding.numeric_transform == "standard"  # every column standardised

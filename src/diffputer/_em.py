@@ -254,6 +254,7 @@ def e_step(
         guidance_sigma_max=config.guidance_sigma_max,
         sigma_data=net.sigma_data,
         guidance_columns=median_columns if config.guidance_cells == "numeric" else None,
+        antithetic=config.antithetic,
     )
     bad = ~torch.isfinite(out)
     if bool(bad.any()):  # never let a NaN reach an imputed cell

@@ -97,6 +97,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "num_samples": [_at_least(1)],
     "resample_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
     "guidance": [Interval(Real, 0, None, closed="left")],
+    "antithetic": ["boolean"],
     "guidance_sigma_max": [Interval(Real, 0, None, closed="left"), Options(Real, {math.inf})],
     "guidance_cells": [StrOptions({"observed", "numeric"})],
     "guidance_in_em": ["boolean"],
@@ -260,6 +261,11 @@ class SamplerConfig(_Checked):
     # last E-step of fit, and transform; False), sparing the inner E-steps' backward
     # passes.
     guidance_in_em: bool = True
+    # Not in the paper (False reproduces it): draw each row's samples in antithetic
+    # pairs, the second of a pair driven by the negated noise of the first (every draw
+    # of the sampler). Each sample is still a posterior sample; the mean or median of
+    # the pairs has less Monte Carlo error than that of as many independent samples.
+    antithetic: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -347,7 +353,9 @@ PAPER = Preset(name="paper")
 #: moving average of the weights, and an E-step that spends its RePaint repeats where
 #: they matter (levels with sigma <= 1) with Euler steps, guiding each of those steps'
 #: denoised estimates toward the observed numeric cells (reconstruction guidance,
-#: weight 2).
+#: weight 2), and draws each row's samples in antithetic pairs (4 averaged inside EM;
+#: the median or vote of 8 for the imputations returned, as accurate as 16
+#: independent ones).
 #: Discrete numeric columns with a point mass (counts, zero-inflated whole amounts)
 #: pass through a quantile-normal map. Measured in docs/performance.md.
 FAST = Preset(
@@ -372,12 +380,13 @@ FAST = Preset(
         solver="euler",
         clip_denoised=True,
         num_samples=4,
-        final_num_samples=16,
+        final_num_samples=8,
         aggregate="median",
         sample_precision="bf16",
         guidance=2.0,
         guidance_sigma_max=1.0,
         guidance_cells="numeric",
+        antithetic=True,
     ),
     em=EMConfig(n_em_iter=4),
 )
@@ -411,6 +420,7 @@ CONDITIONAL = dataclasses.replace(
         guidance=0.0,  # the denoiser reads the observed cells: nothing to guide
         num_steps=10,
         final_num_samples=24,
+        antithetic=False,  # fast's antithetic pairs were not measured with this sampler
         train_precision="bf16",
     ),
     name="conditional",
