@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from diffputer.bench.reference import REFERENCE_COLUMNS
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_summary.py"
+from .conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench_summary():
-    spec = importlib.util.spec_from_file_location("bench_summary", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("bench_summary")
 
 
 def _results() -> pd.DataFrame:

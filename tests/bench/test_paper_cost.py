@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
 from diffputer.config import get_preset
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "paper_cost.py"
+from .conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def paper_cost():
-    spec = importlib.util.spec_from_file_location("paper_cost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("paper_cost")
 
 
 def test_projection_counts_the_papers_work(paper_cost):
