@@ -12,7 +12,7 @@ import torch
 
 from diffputer import DiffPuterImputer, get_preset
 from diffputer._imputer import OVERRIDES
-from diffputer.config import PRESETS, SETTING_CONSTRAINTS, ModelConfig
+from diffputer.config import PRESETS, SETTING_CONSTRAINTS, ModelConfig, Preset, TrainConfig
 
 from .conftest import TINY, make_mixed_frame, mask_frame
 
@@ -223,6 +223,60 @@ def test_fast_preset_trains_small_tables_longer():
     assert epoch_budget(get_preset("paper").train, 3_500) == 10_001
 
 
+def test_fast_trains_its_narrow_network_in_larger_batches():
+    fast = get_preset("fast")
+    narrow, wide = fast.train_for(9), fast.train_for(64)  # widths 128 and 256
+    assert wide is fast.train and narrow is fast.narrow_train
+    changed = ("batch_size", "lr", "lr_decay_fraction", "rows_per_sigma", "train_precision")
+    assert [getattr(narrow, k) for k in changed] == [2048, 4e-3, 0.5, 8, "bf16"]
+    assert [getattr(wide, k) for k in changed] == [512, 1e-3, 0.0, 1, "fp32"]
+    fields = [f.name for f in dataclasses.fields(TrainConfig)]
+    differ = {k for k in fields if getattr(narrow, k) != getattr(wide, k)}
+    assert differ == set(changed)  # the budget, warm start, moving average... are shared
+    # a width given as a number is narrow below the auto choice's wide width
+    assert fast.replace(hidden_dim=255).train_for(500) is fast.narrow_train
+    assert fast.replace(hidden_dim=256).train_for(9) is fast.train
+    # a training setting asked for applies at every width; the rest stay as they were
+    asked = fast.replace(batch_size=100, lr=0.01)
+    for train in (asked.train_for(9), asked.train_for(64)):
+        assert (train.batch_size, train.lr) == (100, 0.01)
+    assert asked.narrow_train.rows_per_sigma == 8 and asked.train.rows_per_sigma == 1
+    for name in ("paper", "conditional"):  # one training for every width
+        assert get_preset(name).narrow_train is None
+    # files saved before narrow settings existed load with none
+    old = {k: v for k, v in fast.to_dict().items() if k != "narrow_train"}
+    assert Preset.from_dict(old).narrow_train is None
+    assert Preset.from_dict(fast.to_dict()) == fast
+
+
+@pytest.mark.parametrize("hidden_dim, batch", [("auto", 48), (256, 64)])
+def test_the_em_loop_trains_with_the_settings_of_its_width(mixed, monkeypatch, hidden_dim, batch):
+    import diffputer._em as em
+
+    _, masked, _ = mixed
+    seen = []
+    m_step = em.m_step
+
+    def recording(net, z, mask, config, **kwargs):
+        seen.append(config)
+        return m_step(net, z, mask, config, **kwargs)
+
+    monkeypatch.setattr(em, "m_step", recording)
+    tiny = {
+        k: v
+        for k, v in TINY.items()
+        if k not in ("batch_size", "hidden_dim", "random_state", "device")
+    }
+    preset = get_preset("fast").replace(**tiny, hidden_dim=hidden_dim)
+    preset = dataclasses.replace(
+        preset,
+        train=dataclasses.replace(preset.train, batch_size=64),
+        narrow_train=dataclasses.replace(preset.narrow_train, batch_size=48),
+    )
+    DiffPuterImputer(preset=preset, random_state=0, device="cpu").fit(masked)
+    assert [c.batch_size for c in seen] == [batch] * preset.em.n_em_iter
+
+
 def test_paper_preset_has_every_paper_value():
     p = get_preset("paper")
     assert p.model.hidden_dim == 1024 and p.model.sigma_data == 0.5
@@ -246,6 +300,7 @@ def test_paper_preset_has_every_paper_value():
     assert t.train_precision == "fp32" and s.sample_precision == "fp32"
     assert p.em.n_em_iter == 10 and p.em.init == "mean"
     assert p.encoding.numeric_transform == "standard"  # every column standardised
+    assert p.narrow_train is None and p.train_for(9) is p.train  # one training, any width
 
 
 def test_presets_differ_only_in_numbers():

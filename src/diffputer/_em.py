@@ -334,21 +334,22 @@ def run_em(
     net = None if start is None else start.net
     # without a missing cell there is nothing to iterate: one M-step fits the model
     n_iter = preset.em.n_em_iter if bool(mask.any()) else 1
+    train = preset.train_for(z.shape[1])
     for k in range(len(history) + 1, n_iter + 1):
         previous = net
-        warm = net is not None and preset.train.warm_start
+        warm = net is not None and train.warm_start
         if not warm:
             net = _new_denoiser(z.shape[1], preset, generator).to(z.device)
         t0 = time.perf_counter()
-        n_train = len(z) - _n_held_out(len(z), preset.train.validation_fraction)
-        epochs = epoch_budget(preset.train, n_train, warm)
+        n_train = len(z) - _n_held_out(len(z), train.validation_fraction)
+        epochs = epoch_budget(train, n_train, warm)
         with progress_bar(progress, "epochs", epochs, f"M-step {k}") as cb:
-            observed_only = k <= preset.train.observed_loss_iterations
+            observed_only = k <= train.observed_loss_iterations
             record = m_step(
                 net,
                 z,
                 mask,
-                preset.train,
+                train,
                 generator=generator,
                 observed_only=observed_only,
                 warm=warm,

@@ -113,7 +113,9 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     ----------
     preset : {"fast", "paper", "conditional"} or Preset, default="fast"
         Named settings. ``"paper"`` reproduces the paper exactly (days of CPU time on
-        real data); ``"fast"`` runs the same algorithm with CPU-sized settings;
+        real data); ``"fast"`` runs the same algorithm with CPU-sized settings (its
+        width-128 network trains in bf16 where the CPU or GPU has native bf16, float32
+        elsewhere, so its results differ slightly between such machines);
         ``"conditional"`` is not the paper's method: a denoiser that reads the observed
         cells, trained once on them (no EM) for longer, in bf16 where the CPU or GPU
         has native bf16 (float32 elsewhere, so its results differ slightly between
@@ -138,9 +140,10 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         encoded table: 128 below 64 encoded columns (a one-hot column per category),
         256 from there.
     max_epochs, batch_size, patience : int, default=None
-        Override the M-step's training budget.
+        Override the M-step's training budget (at every network width: ``"fast"``
+        trains its width-128 network in larger batches than its width-256 one).
     lr : float, default=None
-        Override the Adam learning rate.
+        Override the Adam learning rate (at every network width, as above).
     warm_start : bool, default=None
         Override whether each M-step starts from the previous network.
     rows_per_m_step : int, default=None

@@ -294,6 +294,16 @@ class Preset:
     train: TrainConfig = field(default_factory=TrainConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     em: EMConfig = field(default_factory=EMConfig)
+    # Not in the paper (None: ``train`` for every network): the M-step settings for a
+    # network narrower than ``model.auto_wide_width`` (``hidden_dim="auto"``'s narrow
+    # choice, or a smaller width given as a number). A narrow network's small batches
+    # leave two CPU cores half idle, so a preset may train it in larger batches.
+    narrow_train: TrainConfig | None = None
+
+    def train_for(self, n_features: int) -> TrainConfig:
+        """The M-step settings for a table of ``n_features`` encoded columns."""
+        narrow = self.model.width(n_features) < self.model.auto_wide_width
+        return self.narrow_train if narrow and self.narrow_train is not None else self.train
 
     def replace(self, **overrides: Any) -> Preset:
         """A copy with some settings changed, each routed to the config that holds it.
@@ -312,6 +322,9 @@ class Preset:
             group: dataclasses.replace(getattr(self, group), **values)
             for group, values in groups.items()
         }
+        if "train" in groups and self.narrow_train is not None:
+            # a training setting asked for applies to every network, narrow ones too
+            changes["narrow_train"] = dataclasses.replace(self.narrow_train, **groups["train"])
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -327,6 +340,10 @@ class Preset:
             train=TrainConfig(**data["train"]),
             sampler=SamplerConfig(**data["sampler"]),
             em=EMConfig(**data["em"]),
+            # files saved before narrow networks had their own settings have none
+            narrow_train=(
+                None if data.get("narrow_train") is None else TrainConfig(**data["narrow_train"])
+            ),
         )
 
 
@@ -346,32 +363,47 @@ assert set(SETTING_CONSTRAINTS) == set(_FIELD_GROUP)
 #: The paper's settings, exactly (ALGORITHM.md). Days of CPU time on real data.
 PAPER = Preset(name="paper")
 
+#: The training of ``fast``'s wide network (the encoded table has 64+ columns).
+_FAST_TRAIN = TrainConfig(
+    lr=1e-3,
+    batch_size=512,
+    max_epochs=300,
+    rows_per_m_step=1_050_000,
+    patience=100,
+    lr_patience=1000,
+    warm_start=True,
+    observed_loss_iterations=1,
+    ema_decay=0.999,
+)
+
 #: A CPU-sized preset: the same EM loop and conditional sampler with a narrower
 #: network (width 128, or 256 for tables encoded to 64+ columns) trained warm across
 #: EM iterations, an observed-cell loss in the first M-step, a training budget of about
 #: 1.05 M rows per M-step (300 epochs on 3,500 rows, 74 on 14,303) that ends on a
-#: moving average of the weights, and an E-step that spends its RePaint repeats where
-#: they matter (levels with sigma <= 1) with Euler steps, guiding each of those steps'
-#: denoised estimates toward the observed numeric cells (reconstruction guidance,
-#: weight 2), and draws each row's samples in antithetic pairs (4 averaged inside EM;
-#: the median or vote of 8 for the imputations returned, as accurate as 16
-#: independent ones).
-#: Discrete numeric columns with a point mass (counts, zero-inflated whole amounts)
-#: pass through a quantile-normal map. Measured in docs/performance.md.
+#: moving average of the weights. The width-128 network trains in batches of 2,048
+#: at learning rate 4e-3, taken linearly to zero over the second half of each M-step,
+#: a noise level per 8 rows, in bf16 where the CPU or GPU has it (its M-steps took half
+#: the time of 512-row batches on two cores); the width-256 one in batches of 512 at
+#: 1e-3, float32 (trained like the narrow one, Default's MAE rose 44%). An E-step that
+#: spends its RePaint repeats where they matter (levels with sigma <= 1) with Euler
+#: steps, guiding each of those steps' denoised estimates toward the observed numeric
+#: cells (reconstruction guidance, weight 2), and draws each row's samples in
+#: antithetic pairs (one pair averaged inside EM; the median or vote of 8 for the
+#: imputations returned, as accurate as 16 independent ones). Discrete numeric columns
+#: with a point mass (counts, zero-inflated whole amounts) pass through a
+#: quantile-normal map. Measured in docs/performance.md.
 FAST = Preset(
     name="fast",
     encoding=EncodingConfig(numeric_transform="auto"),
     model=ModelConfig(hidden_dim="auto"),
-    train=TrainConfig(
-        lr=1e-3,
-        batch_size=512,
-        max_epochs=300,
-        rows_per_m_step=1_050_000,
-        patience=100,
-        lr_patience=1000,
-        warm_start=True,
-        observed_loss_iterations=1,
-        ema_decay=0.999,
+    train=_FAST_TRAIN,
+    narrow_train=dataclasses.replace(
+        _FAST_TRAIN,
+        batch_size=2048,
+        lr=4e-3,
+        lr_decay_fraction=0.5,
+        rows_per_sigma=8,
+        train_precision="bf16",
     ),
     sampler=SamplerConfig(
         num_steps=20,
@@ -379,7 +411,7 @@ FAST = Preset(
         resample_sigma_max=1.0,
         solver="euler",
         clip_denoised=True,
-        num_samples=4,
+        num_samples=2,
         final_num_samples=8,
         aggregate="median",
         sample_precision="bf16",
@@ -424,6 +456,7 @@ CONDITIONAL = dataclasses.replace(
         train_precision="bf16",
     ),
     name="conditional",
+    narrow_train=None,  # one training for every width (measured with these settings)
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (PAPER, FAST, CONDITIONAL)}

@@ -119,7 +119,10 @@ class MissDiffBaseline(MixedImputer):
         self.random_state = random_state
 
     def _settings(self) -> Preset:
-        return get_preset(self.preset).replace(**{k: getattr(self, k) for k in _OVERRIDES})
+        preset = get_preset(self.preset).replace(**{k: getattr(self, k) for k in _OVERRIDES})
+        # the preset's ``train`` settings at every width (its narrow networks' larger
+        # batches were measured inside DiffPuter's EM loop, not for MissDiff's one fit)
+        return dataclasses.replace(preset, narrow_train=None)
 
     def _make_codec(self) -> OneHotCodec:
         return OneHotCodec(**dataclasses.asdict(self._settings().encoding))
