@@ -297,10 +297,15 @@ def gaussian_conditional(x_obs: torch.Tensor, missing: list[int]):
     return mean, cov
 
 
-def draw(x_obs, missing, n, **kwargs):
-    x = x_obs.float().repeat(n, 1)
+def case_rows(x_obs: torch.Tensor, missing: list[int], n: int):
+    """``n`` copies of the row ``x_obs`` (float32) and the mask of its ``missing`` cells."""
     mask = torch.zeros(n, 4, dtype=torch.bool)
     mask[:, missing] = True
+    return x_obs.float().repeat(n, 1), mask
+
+
+def draw(x_obs, missing, n, **kwargs):
+    x, mask = case_rows(x_obs, missing, n)
     g = torch.Generator().manual_seed(0)
     out = conditional_sample(gaussian_denoiser, x, mask, karras_sigmas(50), generator=g, **kwargs)
     return out
@@ -429,9 +434,7 @@ def test_guided_calls_per_sample_counts_the_guided_calls(solver, guidance_sigma_
         (guided if x.requires_grad else plain).append(1)
         return gaussian_denoiser(x, s)
 
-    x = x_obs.float().repeat(3, 1)
-    mask = torch.zeros(3, 4, dtype=torch.bool)
-    mask[:, missing] = True
+    x, mask = case_rows(x_obs, missing, 3)
     kwargs = dict(resample_repeats=3, resample_sigma_max=2.0, solver=solver)
     conditional_sample(
         counted,
@@ -469,9 +472,7 @@ def test_guided_posterior_mean_runs_in_chunks_with_clipping():
     """Guidance differentiates through the denoiser, so the E-step must leave inference
     mode for it; observed cells still come back bit for bit, estimates within the clip."""
     x_obs, missing = CASES[0]
-    x = x_obs.float().repeat(40, 1)
-    mask = torch.zeros(40, 4, dtype=torch.bool)
-    mask[:, missing] = True
+    x, mask = case_rows(x_obs, missing, 40)
     mask[:5] = False
     lo, hi = torch.full((4,), -0.5), torch.full((4,), 0.5)
     out = posterior_mean(
@@ -545,9 +546,7 @@ def test_posterior_mean_averages_samples_in_chunks_and_keeps_observed_cells():
     x_obs, missing = CASES[0]
     mean, cov = gaussian_conditional(x_obs, missing)
     rows = 300
-    x = x_obs.float().repeat(rows, 1)
-    mask = torch.zeros(rows, 4, dtype=torch.bool)
-    mask[:, missing] = True
+    x, mask = case_rows(x_obs, missing, rows)
     mask[:10] = False  # complete rows are returned untouched
     g = torch.Generator().manual_seed(0)
     seen = []
@@ -574,9 +573,7 @@ def test_posterior_mean_averages_samples_in_chunks_and_keeps_observed_cells():
 
 def test_posterior_median_is_the_median_of_the_same_samples():
     x_obs, missing = CASES[0]
-    x = x_obs.float().repeat(7, 1)
-    mask = torch.zeros(7, 4, dtype=torch.bool)
-    mask[:, missing] = True
+    x, mask = case_rows(x_obs, missing, 7)
     kwargs = dict(num_samples=6, resample_repeats=2, batch_size=6 * 7)
     sigmas = karras_sigmas(10)
 
@@ -672,9 +669,7 @@ def test_posterior_mean_pairs_the_samples_of_each_row(num_samples, spread):
     x_obs, missing = CASES[0]
     mean, cov = gaussian_conditional(x_obs, missing)
     rows = 600
-    x = x_obs.float().repeat(rows, 1)
-    mask = torch.zeros(rows, 4, dtype=torch.bool)
-    mask[:, missing] = True
+    x, mask = case_rows(x_obs, missing, rows)
     out = posterior_mean(
         gaussian_denoiser,
         x,
