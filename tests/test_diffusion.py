@@ -20,6 +20,7 @@ from diffputer.diffusion import (
     train_denoiser,
 )
 from diffputer.diffusion.network import sigma_rows
+from diffputer.diffusion.sampler import chunk_bounds, chunk_generators
 from diffputer.diffusion.training import _adam
 
 
@@ -584,14 +585,16 @@ def test_posterior_median_is_the_median_of_the_same_samples():
         )
 
     mean, median = draw(), draw(aggregate="median")
-    # the very samples posterior_mean drew: one chunk of 6 x 7 rows, same generator
+    # the very samples posterior_mean drew: one chunk of 6 x 7 rows, its generator
+    # seeded from the one given
+    (chunk_generator,) = chunk_generators(torch.Generator().manual_seed(3), 1, "cpu")
     samples = conditional_sample(
         gaussian_denoiser,
         x.repeat(6, 1),
         mask.repeat(6, 1),
         sigmas,
         resample_repeats=2,
-        generator=torch.Generator().manual_seed(3),
+        generator=chunk_generator,
     ).reshape(6, 7, 4)
     torch.testing.assert_close(mean, torch.where(mask, samples.mean(0), x))
     expected = torch.where(mask, samples.quantile(0.5, dim=0), x)
@@ -688,3 +691,55 @@ def test_posterior_mean_pairs_the_samples_of_each_row(num_samples, spread):
         ratio = out.std(0) / (spread * sd)
         assert torch.all((ratio > 0.8) & (ratio < 1.2))
     assert torch.all((out.mean(0) - mean).abs() < 0.15 * sd)
+
+
+@pytest.mark.parametrize("n, size", [(1, 5), (10, 10), (11, 10), (29, 10), (30, 10), (290, 50)])
+def test_chunk_bounds_cover_the_rows_in_an_even_count_of_near_equal_chunks(n, size):
+    bounds = chunk_bounds(n, size)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    lengths = [stop - start for start, stop in bounds]
+    assert max(lengths) <= size and max(lengths) - min(lengths) <= 1
+    assert len(bounds) == 1 or len(bounds) % 2 == 0
+    assert (len(bounds) == 1) == (n <= size)
+    assert chunk_bounds(0, size) == []
+
+
+def test_posterior_mean_is_the_same_with_any_number_of_workers():
+    """Chunks sampled side by side in threads (a real network, guided, so every worker
+    differentiates through it; antithetic pairs; the median) give the very numbers of
+    one chunk at a time, and leave torch's thread count as it was."""
+    torch.manual_seed(0)
+    net = build_denoiser(4, 16, 0.5).eval()
+    x, mask = case_rows(*CASES[0], 90)
+    mask[:5] = False
+    threads = torch.get_num_threads()
+
+    def impute(workers: int, generator_seed: int = 0) -> torch.Tensor:
+        seen = []
+        out = posterior_mean(
+            net,
+            x,
+            mask,
+            karras_sigmas(6),
+            num_samples=4,
+            resample_repeats=2,
+            generator=torch.Generator().manual_seed(generator_seed),
+            batch_size=4 * 20,  # 85 rows with a missing cell: six chunks
+            callback=seen.append,
+            aggregate="median",
+            guidance=1.0,
+            antithetic=True,
+            workers=workers,
+        )
+        assert sum(seen) == 85 and len(seen) == 6
+        return out
+
+    one = impute(1)
+    for workers in (2, 3, 8):
+        assert torch.equal(impute(workers), one)
+        assert torch.get_num_threads() == threads
+    assert torch.equal(one[~mask], x[~mask]) and not torch.equal(one[mask], x[mask])
+    assert not torch.equal(impute(2, generator_seed=1), one)  # the seed still matters
+    with pytest.raises(ValueError, match="workers"):
+        impute(0)

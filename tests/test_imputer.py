@@ -484,6 +484,27 @@ def spy_on_e_steps(monkeypatch) -> list[dict]:
     return calls
 
 
+def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, monkeypatch):
+    """Every E-step (fit's and transform's) samples ``eval_workers`` chunks at once: by
+    default one per torch thread on a CPU; a preset's count wins. The count changes
+    nothing in the result (tests/test_diffusion.py)."""
+    from diffputer._em import sampling_workers
+
+    _, masked, _ = mixed
+    recorded = spy_on_e_steps(monkeypatch)
+    imp = DiffPuterImputer(**TINY).fit(masked)
+    imp.transform(masked)
+    assert recorded and {kw["workers"] for kw in recorded} == {torch.get_num_threads()}
+    fast = get_preset("fast").sampler
+    assert fast.eval_workers is None and get_preset("paper").sampler.eval_workers is None
+    three = dataclasses.replace(fast, eval_workers=3)
+    assert sampling_workers(three, torch.device("cpu")) == 3
+    assert sampling_workers(fast, torch.device("cuda")) == 1
+    recorded.clear()
+    DiffPuterImputer(**TINY, preset=get_preset("fast").replace(eval_workers=2)).fit(masked)
+    assert recorded and {kw["workers"] for kw in recorded} == {2}
+
+
 def test_only_the_returned_imputations_use_the_final_sampler_settings(mixed, monkeypatch):
     """E-steps inside EM average ``num_samples`` samples (the M-step fits the posterior
     mean); the last E-step of fit and transform draw ``final_num_samples`` and combine

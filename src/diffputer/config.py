@@ -105,6 +105,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "clip_denoised": ["boolean"],
     "sample_precision": [StrOptions({"fp32", "bf16"})],
     "final_num_samples": [_at_least(1), None],
+    "eval_workers": [_at_least(1), None],
     "aggregate": [StrOptions({"mean", "median"})],
     "eval_batch_size": [_at_least(1)],
     # EMConfig
@@ -245,6 +246,10 @@ class SamplerConfig(_Checked):
     final_num_samples: int | None = None
     aggregate: Literal["mean", "median"] = "mean"
     eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
+    # Chunks sampled at once, each in its own thread with a share of torch's threads
+    # (None: one per torch thread on a CPU, one on a GPU). Speed and memory only: every
+    # chunk draws from its own generator, so any count gives the same imputations.
+    eval_workers: int | None = None
     # Not in the paper (0 reproduces it): reconstruction guidance on top of the merges.
     # Every denoised estimate of a step starting at sigma <= guidance_sigma_max moves
     # against the gradient (in the noisy input) of its squared error on the observed

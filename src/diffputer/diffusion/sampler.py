@@ -28,12 +28,16 @@ missing cells simply follow the reverse process: no merges, no RePaint repeats.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import math
 from collections.abc import Callable
 
 import torch
 
 __all__ = [
+    "chunk_bounds",
+    "chunk_generators",
     "conditional_sample",
     "guided_calls_per_sample",
     "heun_step",
@@ -313,6 +317,64 @@ def conditional_sample(
         return torch.where(mask, x, x_obs)
 
 
+def chunk_bounds(n: int, size: int) -> list[tuple[int, int]]:
+    """``n`` rows split into near-equal chunks of at most ``size`` rows: ``(start,
+    stop)`` pairs. Their count is even when there is more than one, so that two
+    workers get equal shares; it depends on ``n`` and ``size`` only, never on the
+    number of workers."""
+    if n <= 0:
+        return []
+    count = -(-n // max(1, size))
+    count += count % 2 if count > 1 else 0
+    edges = [n * k // count for k in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def chunk_generators(
+    generator: torch.Generator | None, count: int, device: torch.device | str
+) -> list[torch.Generator]:
+    """One generator per chunk, seeded in order from ``generator`` (the global RNG
+    when None): a chunk's draws depend neither on the thread that runs it nor on when
+    it runs, so an E-step gives the same result with any number of workers."""
+    device = torch.device(device)
+    source = "cpu" if generator is None else generator.device
+    seeds = torch.randint(2**62, (count,), generator=generator, device=source).tolist()
+    return [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+
+
+class _Serial:
+    """``map`` in the calling thread: the one-worker case of :func:`_threads`."""
+
+    @staticmethod
+    def map(fn: Callable, *iterables):
+        return map(fn, *iterables)
+
+
+@contextlib.contextmanager
+def _threads(workers: int):
+    """A pool of ``workers`` threads that share torch's intra-op threads between them
+    (one worker: the calling thread). Two chunks on one torch thread each get more done
+    than one chunk at a time on two: much of a call's work (the activations, the small
+    matrix products of a narrow network) does not split well across threads."""
+    if workers <= 1:
+        yield _Serial
+        return
+    total = torch.get_num_threads()
+    share = max(1, total // workers)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(
+            workers,
+            thread_name_prefix="diffputer-e-step",
+            initializer=torch.set_num_threads,
+            initargs=(share,),
+        ) as pool:
+            yield pool
+    finally:
+        # torch.set_num_threads also sets the default that new threads start from:
+        # give it back (the calling thread's own count never changed)
+        torch.set_num_threads(total)
+
+
 def posterior_mean(
     denoiser: Denoiser,
     x_obs: torch.Tensor,
@@ -337,13 +399,17 @@ def posterior_mean(
     sigma_data: float = 0.5,
     guidance_columns: torch.Tensor | None = None,
     antithetic: bool = False,
+    workers: int = 1,
 ) -> torch.Tensor:
     """Average of ``num_samples`` conditional samples per row: the EAP estimate of x_mis
     (or their median, with ``aggregate="median"``).
 
     Rows without a missing cell are returned as they are, without sampling. The other
-    rows are processed in chunks of ``batch_size // num_samples`` rows, each chunk with
-    all its samples in one batch, so memory stays bounded whatever the table's size.
+    rows are processed in chunks of at most ``batch_size // num_samples`` rows
+    (:func:`chunk_bounds`), each chunk with all its samples in one batch, so memory
+    stays bounded whatever the table's size. Each chunk draws from its own generator
+    (:func:`chunk_generators`), so ``workers`` threads can sample chunks at once and
+    the result does not depend on how many there are.
 
     Parameters
     ----------
@@ -373,6 +439,10 @@ def posterior_mean(
         is unpaired). Every sample is still a sample of the posterior; their mean or
         median has less Monte Carlo error when a sample moves with its noise in a
         roughly odd way about the centre.
+    workers : int, default=1
+        Chunks sampled at once, each in its own thread with an equal share of torch's
+        threads (speed only: any count gives the same result). Each worker holds one
+        chunk's activations.
 
     Returns
     -------
@@ -380,46 +450,54 @@ def posterior_mean(
     """
     if aggregate not in ("mean", "median"):
         raise ValueError(f"aggregate must be 'mean' or 'median'; got {aggregate!r}")
-    with _sampling_mode(guidance > 0 and not conditioned):
-        device = x_obs.device if device is None else torch.device(device)
-        out = x_obs.clone()
-        rows = torch.nonzero(mask.any(dim=1)).flatten()
-        if len(rows) == 0:
-            return out
-        sigmas = sigmas.to(device)
-        chunk = max(1, batch_size // num_samples)
-        for start in range(0, len(rows), chunk):
-            idx = rows[start : start + chunk]
-            xo = x_obs[idx].to(device).repeat(num_samples, 1)
-            m = mask[idx].to(device).repeat(num_samples, 1)
-            paired = (num_samples // 2) * len(idx) if antithetic else 0
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    guiding = guidance > 0 and not conditioned
+    device = x_obs.device if device is None else torch.device(device)
+    out = x_obs.clone()
+    rows = torch.nonzero(mask.any(dim=1)).flatten()
+    if len(rows) == 0:
+        return out
+    sigmas = sigmas.to(device)
+    chunks = chunk_bounds(len(rows), max(1, batch_size // num_samples))
+    generators = chunk_generators(generator, len(chunks), device)
+
+    def estimate(bounds: tuple[int, int], chunk_generator: torch.Generator) -> torch.Tensor:
+        idx = rows[bounds[0] : bounds[1]]
+        with _sampling_mode(guiding):  # grad and inference modes are per thread
             samples = conditional_sample(
                 denoiser,
-                xo,
-                m,
+                x_obs[idx].to(device).repeat(num_samples, 1),
+                mask[idx].to(device).repeat(num_samples, 1),
                 sigmas,
                 resample_repeats=resample_repeats,
                 S_churn=S_churn,
                 resample_sigma_max=resample_sigma_max,
                 solver=solver,
                 clip=clip,
-                generator=generator,
+                generator=chunk_generator,
                 conditioned=conditioned,
                 guidance=guidance,
                 guidance_sigma_max=guidance_sigma_max,
                 sigma_data=sigma_data,
                 guidance_columns=guidance_columns,
-                antithetic_rows=paired,
+                antithetic_rows=(num_samples // 2) * len(idx) if antithetic else 0,
             )
             samples = samples.reshape(num_samples, len(idx), -1)
             if aggregate == "mean":
-                estimate = samples.mean(dim=0)
-            else:
-                estimate = samples.float().quantile(0.5, dim=0).to(samples.dtype)
-                if median_columns is not None:
-                    where = median_columns.to(estimate.device)
-                    estimate = torch.where(where, estimate, samples.mean(dim=0))
-            out[idx] = torch.where(mask[idx], estimate.to(out.device), x_obs[idx])
+                return samples.mean(dim=0).to(out.device)
+            median = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+            if median_columns is not None:
+                where = median_columns.to(median.device)
+                median = torch.where(where, median, samples.mean(dim=0))
+            return median.to(out.device)
+
+    with _threads(min(workers, len(chunks))) as pool:
+        for bounds, chunk_estimate in zip(
+            chunks, pool.map(estimate, chunks, generators), strict=True
+        ):
+            idx = rows[bounds[0] : bounds[1]]
+            out[idx] = torch.where(mask[idx], chunk_estimate, x_obs[idx])
             if callback is not None:
                 callback(len(idx))
-        return out
+    return out
