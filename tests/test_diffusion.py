@@ -743,3 +743,33 @@ def test_posterior_mean_is_the_same_with_any_number_of_workers():
     assert not torch.equal(impute(2, generator_seed=1), one)  # the seed still matters
     with pytest.raises(ValueError, match="workers"):
         impute(0)
+
+
+def test_an_error_stops_the_chunks_the_workers_have_not_started():
+    """An exception on the way out of one chunk (here the progress callback; Ctrl-C
+    alike) reaches the caller without the other chunks being sampled first."""
+    x, mask = case_rows(*CASES[0], 400)
+    calls = []
+
+    def counting(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return gaussian_denoiser(x, s)
+
+    def stop(rows: int) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        posterior_mean(
+            counting,
+            x,
+            mask,
+            karras_sigmas(10),
+            num_samples=2,
+            generator=torch.Generator().manual_seed(0),
+            batch_size=2 * 10,  # 40 chunks
+            callback=stop,
+            workers=2,
+        )
+    per_chunk = network_calls_per_sample(10, 1)
+    assert len(calls) % per_chunk == 0  # every chunk begun was finished
+    assert len(calls) // per_chunk < 10  # the first, and at most a few the workers held

@@ -360,16 +360,21 @@ def _threads(workers: int):
         yield _Serial
         return
     total = torch.get_num_threads()
-    share = max(1, total // workers)
+    pool = concurrent.futures.ThreadPoolExecutor(
+        workers,
+        thread_name_prefix="diffputer-e-step",
+        initializer=torch.set_num_threads,
+        initargs=(max(1, total // workers),),
+    )
     try:
-        with concurrent.futures.ThreadPoolExecutor(
-            workers,
-            thread_name_prefix="diffputer-e-step",
-            initializer=torch.set_num_threads,
-            initargs=(share,),
-        ) as pool:
-            yield pool
+        yield pool
+    except BaseException:
+        # an error or an interrupt (Ctrl-C) stops the chunks not yet started, instead
+        # of sampling all of them before the exception gets through
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown(wait=True)
         # torch.set_num_threads also sets the default that new threads start from:
         # give it back (the calling thread's own count never changed)
         torch.set_num_threads(total)
