@@ -368,13 +368,11 @@ def _threads(workers: int):
     )
     try:
         yield pool
-    except BaseException:
-        # an error or an interrupt (Ctrl-C) stops the chunks not yet started, instead
-        # of sampling all of them before the exception gets through
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
     finally:
-        pool.shutdown(wait=True)
+        # after an error or an interrupt (Ctrl-C) the chunks not yet started are
+        # dropped instead of sampled before the exception gets through (after a
+        # normal exit every chunk is done, so there is nothing to drop)
+        pool.shutdown(wait=True, cancel_futures=True)
         # torch.set_num_threads also sets the default that new threads start from:
         # give it back (the calling thread's own count never changed)
         torch.set_num_threads(total)
@@ -457,7 +455,6 @@ def posterior_mean(
         raise ValueError(f"aggregate must be 'mean' or 'median'; got {aggregate!r}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
-    guiding = guidance > 0 and not conditioned
     device = x_obs.device if device is None else torch.device(device)
     out = x_obs.clone()
     rows = torch.nonzero(mask.any(dim=1)).flatten()
@@ -468,34 +465,34 @@ def posterior_mean(
     generators = chunk_generators(generator, len(chunks), device)
 
     def estimate(bounds: tuple[int, int], chunk_generator: torch.Generator) -> torch.Tensor:
+        # conditional_sample enters the sampling mode itself, in the thread that runs it
         idx = rows[bounds[0] : bounds[1]]
-        with _sampling_mode(guiding):  # grad and inference modes are per thread
-            samples = conditional_sample(
-                denoiser,
-                x_obs[idx].to(device).repeat(num_samples, 1),
-                mask[idx].to(device).repeat(num_samples, 1),
-                sigmas,
-                resample_repeats=resample_repeats,
-                S_churn=S_churn,
-                resample_sigma_max=resample_sigma_max,
-                solver=solver,
-                clip=clip,
-                generator=chunk_generator,
-                conditioned=conditioned,
-                guidance=guidance,
-                guidance_sigma_max=guidance_sigma_max,
-                sigma_data=sigma_data,
-                guidance_columns=guidance_columns,
-                antithetic_rows=(num_samples // 2) * len(idx) if antithetic else 0,
-            )
-            samples = samples.reshape(num_samples, len(idx), -1)
-            if aggregate == "mean":
-                return samples.mean(dim=0).to(out.device)
-            median = samples.float().quantile(0.5, dim=0).to(samples.dtype)
-            if median_columns is not None:
-                where = median_columns.to(median.device)
-                median = torch.where(where, median, samples.mean(dim=0))
-            return median.to(out.device)
+        samples = conditional_sample(
+            denoiser,
+            x_obs[idx].to(device).repeat(num_samples, 1),
+            mask[idx].to(device).repeat(num_samples, 1),
+            sigmas,
+            resample_repeats=resample_repeats,
+            S_churn=S_churn,
+            resample_sigma_max=resample_sigma_max,
+            solver=solver,
+            clip=clip,
+            generator=chunk_generator,
+            conditioned=conditioned,
+            guidance=guidance,
+            guidance_sigma_max=guidance_sigma_max,
+            sigma_data=sigma_data,
+            guidance_columns=guidance_columns,
+            antithetic_rows=(num_samples // 2) * len(idx) if antithetic else 0,
+        )
+        samples = samples.reshape(num_samples, len(idx), -1)
+        if aggregate == "mean":
+            return samples.mean(dim=0).to(out.device)
+        median = samples.float().quantile(0.5, dim=0).to(samples.dtype)
+        if median_columns is not None:
+            where = median_columns.to(median.device)
+            median = torch.where(where, median, samples.mean(dim=0))
+        return median.to(out.device)
 
     with _threads(min(workers, len(chunks))) as pool:
         for bounds, chunk_estimate in zip(
