@@ -486,19 +486,32 @@ def spy_on_e_steps(monkeypatch) -> list[dict]:
 
 def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, monkeypatch):
     """Every E-step (fit's and transform's) samples ``eval_workers`` chunks at once: by
-    default one per torch thread on a CPU; a preset's count wins. The count changes
+    default one per torch thread on a CPU, at most MAX_DEFAULT_WORKERS; a preset's
+    count wins. The count changes
     nothing in the result (tests/test_diffusion.py)."""
-    from diffputer._em import sampling_workers
+    from diffputer._em import MAX_DEFAULT_WORKERS, sampling_workers
 
     _, masked, _ = mixed
     recorded = spy_on_e_steps(monkeypatch)
     imp = DiffPuterImputer(**TINY).fit(masked)
     imp.transform(masked)
-    assert recorded and {kw["workers"] for kw in recorded} == {torch.get_num_threads()}
+    default = min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
+    assert recorded and {kw["workers"] for kw in recorded} == {default}
     fast = get_preset("fast").sampler
     assert fast.eval_workers is None and get_preset("paper").sampler.eval_workers is None
     three = dataclasses.replace(fast, eval_workers=3)
     assert sampling_workers(three, torch.device("cpu")) == 3
+    # many cores: no more chunks in flight than the cap (memory), unless told
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(MAX_DEFAULT_WORKERS + 3)
+        assert sampling_workers(fast, torch.device("cpu")) == MAX_DEFAULT_WORKERS
+        torch.set_num_threads(1)
+        assert sampling_workers(fast, torch.device("cpu")) == 1
+        big = dataclasses.replace(fast, eval_workers=MAX_DEFAULT_WORKERS + 2)
+        assert sampling_workers(big, torch.device("cpu")) == MAX_DEFAULT_WORKERS + 2
+    finally:
+        torch.set_num_threads(threads)
     assert sampling_workers(fast, torch.device("cuda")) == 1
     recorded.clear()
     DiffPuterImputer(**TINY, preset=get_preset("fast").replace(eval_workers=2)).fit(masked)

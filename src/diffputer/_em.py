@@ -97,14 +97,24 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if supported else None
 
 
+#: The most chunks an E-step samples at once unless ``eval_workers`` says otherwise.
+#: Each chunk in flight holds its own activations (about 85 MB more peak memory per
+#: chunk for a guided width-128 network, docs/performance.md): four keep imputing
+#: 1,000,000 x 20 rows near 1.6 GB on a CPU of any size.
+MAX_DEFAULT_WORKERS = 4
+
+
 def sampling_workers(config: SamplerConfig, device: torch.device) -> int:
     """How many chunks an E-step samples at once: ``config.eval_workers``, or by
-    default one per torch thread on a CPU (each chunk on one thread; on full California
-    with two threads the E-steps took 0.79x the time of one chunk at a time on both,
-    docs/performance.md) and one on a GPU."""
+    default one per torch thread on a CPU, at most :data:`MAX_DEFAULT_WORKERS` (each
+    chunk on an equal share of the threads; on full California with two threads the
+    E-steps took 0.79x the time of one chunk at a time on both, docs/performance.md),
+    and one on a GPU."""
     if config.eval_workers is not None:
         return config.eval_workers
-    return torch.get_num_threads() if device.type == "cpu" else 1
+    if device.type != "cpu":
+        return 1
+    return min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
 
 
 def _with_autocast(net: EDMPrecond, dtype: torch.dtype | None, device: torch.device):
