@@ -487,15 +487,15 @@ def spy_on_e_steps(monkeypatch) -> list[dict]:
 def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, monkeypatch):
     """Every E-step (fit's and transform's) samples ``eval_workers`` chunks at once: by
     default one per torch thread on a CPU, at most MAX_DEFAULT_WORKERS; a preset's
-    count wins. The count changes
-    nothing in the result (tests/test_diffusion.py)."""
+    count wins. The count changes nothing in the result (tests/test_diffusion.py)."""
     from diffputer._em import MAX_DEFAULT_WORKERS, sampling_workers
 
     _, masked, _ = mixed
     recorded = spy_on_e_steps(monkeypatch)
     imp = DiffPuterImputer(**TINY).fit(masked)
     imp.transform(masked)
-    default = min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
+    default = sampling_workers(get_preset("fast").sampler, torch.device("cpu"))
+    assert default == min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)  # up to the cap
     assert recorded and {kw["workers"] for kw in recorded} == {default}
     fast = get_preset("fast").sampler
     assert fast.eval_workers is None and get_preset("paper").sampler.eval_workers is None
@@ -504,10 +504,10 @@ def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, mon
     # many cores: no more chunks in flight than the cap (memory), unless told
     threads = torch.get_num_threads()
     try:
-        torch.set_num_threads(MAX_DEFAULT_WORKERS + 3)
-        assert sampling_workers(fast, torch.device("cpu")) == MAX_DEFAULT_WORKERS
-        torch.set_num_threads(1)
-        assert sampling_workers(fast, torch.device("cpu")) == 1
+        # threads -> chunks at once (each on threads // chunks threads), cap 4
+        for n, chunks in {1: 1, 2: 2, 4: 4, 6: 3, 8: 4, 9: 3, 64: 4}.items():
+            torch.set_num_threads(n)
+            assert sampling_workers(fast, torch.device("cpu")) == chunks, n
         big = dataclasses.replace(fast, eval_workers=MAX_DEFAULT_WORKERS + 2)
         assert sampling_workers(big, torch.device("cpu")) == MAX_DEFAULT_WORKERS + 2
     finally:

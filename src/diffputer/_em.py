@@ -14,6 +14,7 @@ its previous value (the mean fill on a first pass), each with a warning.
 from __future__ import annotations
 
 import copy
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -106,15 +107,17 @@ MAX_DEFAULT_WORKERS = 4
 
 def sampling_workers(config: SamplerConfig, device: torch.device) -> int:
     """How many chunks an E-step samples at once: ``config.eval_workers``, or by
-    default one per torch thread on a CPU, at most :data:`MAX_DEFAULT_WORKERS` (each
-    chunk on an equal share of the threads; on full California with two threads the
-    E-steps took 0.79x the time of one chunk at a time on both, docs/performance.md),
-    and one on a GPU."""
+    default one per torch thread on a CPU, up to :data:`MAX_DEFAULT_WORKERS`; beyond
+    that, as many as share the threads evenly in the fewest threads each (6 threads:
+    3 chunks on 2 threads each; 64: 4 on 16). On full California with two threads the
+    E-steps took 0.79x the time of one chunk at a time on both (docs/performance.md).
+    One on a GPU."""
     if config.eval_workers is not None:
         return config.eval_workers
     if device.type != "cpu":
         return 1
-    return min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
+    threads = torch.get_num_threads()
+    return threads // math.ceil(threads / MAX_DEFAULT_WORKERS)
 
 
 def _with_autocast(net: EDMPrecond, dtype: torch.dtype | None, device: torch.device):

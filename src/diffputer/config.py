@@ -247,8 +247,8 @@ class SamplerConfig(_Checked):
     aggregate: Literal["mean", "median"] = "mean"
     eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
     # Chunks sampled at once, each in its own thread with a share of torch's threads
-    # (None: one per torch thread on a CPU, at most _em.MAX_DEFAULT_WORKERS = 4, whose
-    # activations each chunk holds; one on a GPU). Speed and memory only: every
+    # (None: one per torch thread on a CPU, at most _em.MAX_DEFAULT_WORKERS = 4, as
+    # each chunk holds its activations; one on a GPU). Speed and memory only: every
     # chunk draws from its own generator, so any count gives the same imputations.
     eval_workers: int | None = None
     # Not in the paper (0 reproduces it): reconstruction guidance on top of the merges.
