@@ -4,8 +4,8 @@ A checkpoint holds the table after its last completed EM iteration (the E-step's
 imputations in the model's space). A fit keeps only its latest checkpoint; copies taken
 while it ran (e.g. ``cp checkpoint.dpc snap/$(stat -c %Y checkpoint.dpc).dpc`` every
 few seconds) give the MAE after every iteration. Scores each file against the cell of
-``benchmarks/paper_subsample.py`` (the runner's split and MCAR 30% mask); numeric
-columns with the standard encoding only (the `paper` preset's). Prints measurements.
+``benchmarks/paper_subsample.py`` (the runner's split and MCAR 30% mask), decoded with
+the `paper` preset's encoder; numeric tables only. Prints measurements.
 
 Example
 -------
@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import numpy as np
@@ -24,6 +25,7 @@ from diffputer._checkpoint import CHECKPOINT_VERSION
 from diffputer._encoding import TableEncoder
 from diffputer._persistence import read_document
 from diffputer.bench.metrics import z_errors
+from diffputer.config import get_preset
 
 
 def main(argv=None) -> int:
@@ -37,7 +39,9 @@ def main(argv=None) -> int:
     if cell.categorical:
         raise SystemExit(f"{args.dataset} has categorical columns; numeric tables only")
     frame = cell.masked["in-sample"]
-    encoder = TableEncoder(None, numeric_transform="standard").fit(frame)
+    # the encoder the `paper` fit built (the imputer's own construction)
+    encoding = dataclasses.asdict(get_preset("paper").encoding)
+    encoder = TableEncoder(None, **encoding).fit(frame)
     rows = []
     for path in args.files:
         document, tensors = read_document(path, kind="checkpoint", version=CHECKPOINT_VERSION)

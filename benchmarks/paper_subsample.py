@@ -40,6 +40,24 @@ from diffputer.bench.metrics import z_errors
 from speed import diffputer_details
 
 
+def _impute(estimator, cell: Cell, part: Path, **fit_kwargs) -> dict:
+    """``estimator`` fitted on the in-sample rows and imputing both settings, timed;
+    the imputations are written to ``part``."""
+    start = time.perf_counter()
+    ins = estimator.fit_transform(cell.masked["in-sample"], **fit_kwargs)
+    mid = time.perf_counter()
+    out = estimator.transform(cell.masked["out-of-sample"])
+    end = time.perf_counter()
+    ins.to_csv(part / "in-sample.csv", index=False)
+    out.to_csv(part / "out-of-sample.csv", index=False)
+    return {
+        "fit_s": mid - start,
+        "oos_s": end - mid,
+        "total_s": end - start,
+        "imputed": {"in-sample": ins, "out-of-sample": out},
+    }
+
+
 def _fit_diffputer(cell: Cell, preset: str, seed: int, part: Path, verbose: int) -> dict:
     """Fit ``preset`` on the in-sample rows (checkpointed in ``part``), impute both
     settings, save the model and imputations in ``part``; returns the measurements."""
@@ -49,18 +67,10 @@ def _fit_diffputer(cell: Cell, preset: str, seed: int, part: Path, verbose: int)
         categorical_columns=cell.categorical or None,
         verbose=verbose,
     )
-    start = time.perf_counter()
-    ins = imp.fit_transform(cell.masked["in-sample"], checkpoint_dir=part / "checkpoint")
-    fit_s = time.perf_counter() - start  # this invocation's share only
+    result = _impute(imp, cell, part, checkpoint_dir=part / "checkpoint")
     imp.save(part / "model")
-    ins.to_csv(part / "in-sample.csv", index=False)
-    start = time.perf_counter()
-    out = imp.transform(cell.masked["out-of-sample"])
-    oos_s = time.perf_counter() - start
-    out.to_csv(part / "out-of-sample.csv", index=False)
     imp._speed_rows = int(cell.hidden["in-sample"].any(axis=1).sum())
     details = diffputer_details(imp, cell.truth["in-sample"].shape[1], float("nan"))
-    em_s = details["m_step_s"] + details["e_step_s"]
     keep = (
         "epochs",
         "m_step_s",
@@ -72,28 +82,16 @@ def _fit_diffputer(cell: Cell, preset: str, seed: int, part: Path, verbose: int)
         "training_row_passes_per_row",
     )
     return {k: details[k] for k in keep} | {
-        "fit_s_last_invocation": fit_s,
-        "oos_s": oos_s,
+        "fit_s_last_invocation": result.pop("fit_s"),  # this invocation's share only
         # EM's own seconds (all invocations) + out-of-sample: the resumable total
-        "total_s": em_s + oos_s,
-        "imputed": {"in-sample": ins, "out-of-sample": out},
+        "total_s": details["m_step_s"] + details["e_step_s"] + result["oos_s"],
+        "oos_s": result["oos_s"],
+        "imputed": result["imputed"],
     }
 
 
 def _fit_baseline(cell: Cell, spec: str, seed: int, part: Path) -> dict:
-    est = make(spec, random_state=seed)
-    start = time.perf_counter()
-    ins = est.fit_transform(cell.masked["in-sample"])
-    mid = time.perf_counter()
-    out = est.transform(cell.masked["out-of-sample"])
-    end = time.perf_counter()
-    ins.to_csv(part / "in-sample.csv", index=False)
-    out.to_csv(part / "out-of-sample.csv", index=False)
-    return {
-        "total_s": end - start,
-        "oos_s": end - mid,
-        "imputed": {"in-sample": ins, "out-of-sample": out},
-    }
+    return _impute(make(spec, random_state=seed), cell, part)
 
 
 def run_part(cell: Cell, name: str, fit, work_dir: Path) -> dict:
