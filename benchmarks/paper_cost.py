@@ -4,8 +4,8 @@ The ``paper`` preset (ALGORITHM.md) is too slow to run here end to end, so this 
 measures its two unit costs on the real network (the 10.5 M-parameter MLP, for the
 dataset's encoded width) and projects them to a whole run:
 
-- one training step (forward, backward, Adam) at the preset's batch size (or all the
-  rows when fewer), per row;
+- one training step (forward, backward, Adam as the M-step runs it) at the preset's
+  batch size (or all the rows when fewer), per row;
 - one denoiser evaluation in inference mode at the preset's evaluation batch size,
   per row.
 
@@ -33,6 +33,7 @@ from diffputer.config import get_preset
 from diffputer.diffusion.network import build_denoiser
 from diffputer.diffusion.sampler import network_calls_per_sample
 from diffputer.diffusion.schedule import karras_sigmas
+from diffputer.diffusion.training import _adam
 
 
 def _seconds(fn, reps: int) -> float:
@@ -47,7 +48,7 @@ def unit_costs(d: int, width: int, batch: int, eval_batch: int, lr: float, reps:
     """Seconds per row of a training step and of an evaluation (measured)."""
     gen = torch.Generator().manual_seed(0)
     net = build_denoiser(d, width)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = _adam(net, lr)  # the optimiser the M-step uses (fused kernel on CPU and CUDA)
     x = torch.randn(batch, d, generator=gen)
     sigma = torch.randn(batch, generator=gen).mul(1.2).sub(1.2).exp()
 

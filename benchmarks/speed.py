@@ -218,6 +218,9 @@ def main(argv=None) -> int:
     ap.add_argument("--memory", action="store_true", help="1M x 20 out-of-sample memory check")
     ap.add_argument("--memory-rows", type=int, default=1_000_000)
     ap.add_argument("--json", default=None, help="also write all measurements to this file")
+    ap.add_argument(
+        "--verbose", type=int, default=0, help="the imputer's: 2 = a line per EM iteration"
+    )
     args = ap.parse_args(argv)
 
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
@@ -266,6 +269,7 @@ def main(argv=None) -> int:
                 preset=get_preset(preset).replace(**overrides) if overrides else preset,
                 random_state=args.seed,
                 device=device,
+                verbose=args.verbose,
                 categorical_columns=list(table.dataset.categorical) or None,
             )
             res = run_method(f"diffputer:{preset}", imp, table, mask, scale)

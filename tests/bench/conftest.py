@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -42,8 +43,13 @@ def structured() -> Dataset:
 
 
 def load_benchmark_script(name: str) -> ModuleType:
-    """``benchmarks/<name>.py`` imported as a module (the scripts are not a package)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    """``benchmarks/<name>.py`` imported as a module (the scripts are not a package).
+    Its folder goes on ``sys.path``, as when the script runs, for the helpers it
+    imports from beside it (``_cell``, ``speed``, ...)."""
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
