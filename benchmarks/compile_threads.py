@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from diffputer._em import denoiser_for
+from diffputer._em import denoiser_for, eval_batch_size
 from diffputer.config import get_preset
 from diffputer.diffusion.loss import EDMLoss
 
@@ -44,7 +44,7 @@ def measure(width: int, threads: int, rounds: int, calls: int) -> list[dict]:
     torch._dynamo.reset()
     eager = denoiser_for(width, preset)
     compiled = torch.compile(eager)  # shares eager's weights
-    x = torch.randn(preset.sampler.eval_batch_size, width) * 0.5
+    x = torch.randn(eval_batch_size(preset.sampler, torch.device("cpu")), width) * 0.5
     sigma = torch.tensor([[0.3]])
     batch = torch.randn(preset.train.batch_size, width) * 0.5
     loss = EDMLoss(preset.train.P_mean, preset.train.P_std, preset.model.sigma_data)

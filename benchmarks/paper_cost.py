@@ -27,6 +27,7 @@ import time
 
 import torch
 
+from diffputer._em import eval_batch_size
 from diffputer._encoding import TableEncoder
 from diffputer.bench.datasets import load_dataset
 from diffputer.config import get_preset
@@ -127,12 +128,13 @@ def main() -> None:
     )
     for n in rows:
         batch = min(tr.batch_size, n)
-        train_s, eval_s = unit_costs(d, width, batch, sp.eval_batch_size, tr.lr, args.reps)
+        eval_batch = eval_batch_size(sp, torch.device("cpu"))
+        train_s, eval_s = unit_costs(d, width, batch, eval_batch, tr.lr, args.reps)
         p = project(n, train_s, eval_s, preset)
         print(
             f"{n} in-sample rows (+{p['n_out']} out-of-sample): measured {train_s * 1e6:.0f} us "
             f"per training row-pass (batch {batch}), {eval_s * 1e6:.1f} us per evaluation "
-            f"(batch {sp.eval_batch_size})"
+            f"(batch {eval_batch})"
         )
         print(
             f"  one E-step: {_hours(p['e_step'])}; all {em.n_em_iter}: "

@@ -34,7 +34,7 @@ import time
 
 import torch
 
-from diffputer._em import _with_autocast, autocast_dtype, denoiser_for
+from diffputer._em import _with_autocast, autocast_dtype, denoiser_for, eval_batch_size
 from diffputer.config import get_preset
 from diffputer.diffusion import karras_sigmas, posterior_mean
 from diffputer.diffusion.loss import EDMLoss
@@ -67,7 +67,7 @@ def _e_step(width: int, threads: int, rounds: int, calls: int) -> dict:
     net = denoiser_for(width, preset).eval()
     dtype = autocast_dtype(sampler.sample_precision, torch.device("cpu"))
     denoise = _with_autocast(net, dtype, torch.device("cpu"))
-    n = sampler.eval_batch_size
+    n = eval_batch_size(sampler, torch.device("cpu"))
     chunks = [torch.randn(n, width) * 0.5 for _ in range(calls)]
     x_obs, known = torch.randn(n, width) * 0.5, torch.rand(n, width) > 0.3
     guided = _guided(denoise, x_obs, known, sampler.guidance, net.sigma_data)

@@ -518,6 +518,30 @@ def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, mon
     assert recorded and {kw["workers"] for kw in recorded} == {2}
 
 
+def test_e_step_chunks_are_larger_on_a_gpu_unless_told(mixed, monkeypatch):
+    """``eval_batch_size`` (rows x samples per network call): 4,096 on a CPU and 65,536
+    on a GPU by default, a preset's value on either; every E-step passes it on."""
+    from diffputer._em import CPU_EVAL_BATCH, GPU_EVAL_BATCH, eval_batch_size
+
+    fast, paper = get_preset("fast").sampler, get_preset("paper").sampler
+    assert fast.eval_batch_size is None and paper.eval_batch_size is None
+    assert (CPU_EVAL_BATCH, GPU_EVAL_BATCH) == (4096, 65_536)
+    assert eval_batch_size(paper, torch.device("cpu")) == 4096
+    assert eval_batch_size(paper, torch.device("cuda")) == 65_536
+    mine = dataclasses.replace(paper, eval_batch_size=1000)
+    assert eval_batch_size(mine, torch.device("cpu")) == 1000
+    assert eval_batch_size(mine, torch.device("cuda")) == 1000
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        get_preset("fast").replace(eval_batch_size=0)
+    _, masked, _ = mixed
+    recorded = spy_on_e_steps(monkeypatch)
+    DiffPuterImputer(**TINY).fit(masked).transform(masked)
+    assert recorded and {kw["batch_size"] for kw in recorded} == {4096}
+    recorded.clear()
+    DiffPuterImputer(**TINY, preset=get_preset("fast").replace(eval_batch_size=64)).fit(masked)
+    assert recorded and {kw["batch_size"] for kw in recorded} == {64}
+
+
 def test_only_the_returned_imputations_use_the_final_sampler_settings(mixed, monkeypatch):
     """E-steps inside EM average ``num_samples`` samples (the M-step fits the posterior
     mean); the last E-step of fit and transform draw ``final_num_samples`` and combine

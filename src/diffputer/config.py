@@ -107,7 +107,7 @@ SETTING_CONSTRAINTS: dict[str, list] = {
     "final_num_samples": [_at_least(1), None],
     "eval_workers": [_at_least(1), None],
     "aggregate": [StrOptions({"mean", "median"})],
-    "eval_batch_size": [_at_least(1)],
+    "eval_batch_size": [_at_least(1), None],
     # EMConfig
     "n_em_iter": [_at_least(1)],
     "init": [StrOptions({"mean"})],
@@ -245,7 +245,11 @@ class SamplerConfig(_Checked):
     # num_samples samples: the M-step is fitted to the posterior mean, as in the paper.
     final_num_samples: int | None = None
     aggregate: Literal["mean", "median"] = "mean"
-    eval_batch_size: int = 4096  # rows x samples per network call (memory and speed only)
+    # Rows x samples per network call of an E-step (memory and speed only). None: 4,096
+    # on a CPU (level with 1,024-65,536 there, docs/performance.md); 65,536 on a GPU,
+    # where a call on 4,096 rows of the paper's network is about as short as the
+    # launches of its kernels (_em.eval_batch_size).
+    eval_batch_size: int | None = None
     # Chunks sampled at once, each in its own thread with a share of torch's threads
     # (None: one per torch thread on a CPU, at most _em.MAX_DEFAULT_WORKERS = 4, as
     # each chunk holds its activations; one on a GPU). Speed and memory only: every
