@@ -18,6 +18,7 @@ from diffputer.diffusion import (
     network_calls_per_sample,
     posterior_mean,
     train_denoiser,
+    training,
 )
 from diffputer.diffusion.network import sigma_rows
 from diffputer.diffusion.sampler import chunk_bounds, chunk_generators
@@ -140,6 +141,47 @@ def test_training_lowers_the_loss_and_keeps_best_weights():
     assert result.epochs == 40 and not result.diverged
     assert min(calls) < calls[0]
     assert result.best_loss == min(calls)
+
+
+def test_training_reads_the_loss_from_the_device_once_per_epoch(monkeypatch):
+    """No host read per step (on a GPU each would make the host wait for the step
+    before launching the next): 8 steps per epoch, one ``item()`` per epoch, and the
+    epoch loss is still the mean of the batch losses, summed in float64."""
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(256, 3, generator=g) * 0.5
+    torch.manual_seed(0)
+    net = build_denoiser(3, 16)
+    reads, batch_losses = [], []
+    real_item, real_mean = torch.Tensor.item, training._weighted_mean
+
+    def counting_item(self):
+        reads.append(1)
+        return real_item(self)
+
+    def recording_mean(values, weight):
+        out = real_mean(values, weight)
+        batch_losses.append(float(out.detach()))
+        return out
+
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    monkeypatch.setattr(training, "_weighted_mean", recording_mean)
+    losses = []
+    result = train_denoiser(
+        net,
+        data,
+        loss=EDMLoss(),
+        lr=1e-3,
+        batch_size=32,
+        max_epochs=5,
+        patience=100,
+        generator=g,
+        callback=lambda e, tr, mon: losses.append(tr),
+    )
+    assert result.epochs == 5 and len(batch_losses) == 5 * 8
+    assert len(reads) == 5
+    for epoch, loss in enumerate(losses):
+        batch = batch_losses[8 * epoch : 8 * epoch + 8]
+        assert loss == pytest.approx(sum(b * 32 for b in batch) / 256, rel=1e-12)
 
 
 def test_bf16_training_learns_as_float32_does_and_keeps_float32_weights():
@@ -453,6 +495,40 @@ def test_guided_calls_per_sample_counts_the_guided_calls(solver, guidance_sigma_
     )
     assert len(guided) == count
     assert (count == 0) == (guidance_sigma_max < 1e-3)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(solver="heun", resample_repeats=3),  # the paper's sampler
+        dict(solver="euler", resample_repeats=3, resample_sigma_max=1.0, guidance=2.0),
+        dict(solver="heun", conditioned=True),
+    ],
+)
+def test_sampling_reads_nothing_from_the_device_between_network_calls(monkeypatch, kwargs):
+    """The step decisions (the last step, RePaint and guidance levels) use a host copy
+    of the noise levels, read once per call of ``conditional_sample``: on a GPU a read
+    per step would make the host wait for each network call before queuing the next."""
+    torch.manual_seed(0)
+    net = build_denoiser(4, 8, conditional=kwargs.get("conditioned", False)).eval()
+
+    def denoiser(x, sigma, *known):
+        return net(x, sigma, *known)
+
+    x, mask = case_rows(CASES[0][0], CASES[0][1], 6)
+    reads = []
+    for name in ("__bool__", "__float__", "item", "tolist"):
+        real = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _real=real, _name=name):
+            reads.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    conditional_sample(
+        denoiser, x, mask, karras_sigmas(6), generator=torch.Generator().manual_seed(0), **kwargs
+    )
+    assert reads == ["tolist"]
 
 
 def test_guidance_columns_choose_whose_error_guides():

@@ -109,12 +109,15 @@ def heun_step(
     generator: torch.Generator | None = None,
     second_order: bool = True,
     noise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    to_zero: bool | None = None,
 ) -> torch.Tensor:
     """One stochastic step of EDM's sampler (Karras et al. 2022, Algorithm 2, lines 4-10).
 
     ``second_order=False`` skips the correction (lines 9-11): a stochastic Euler step,
     one network call instead of two. ``noise(x)``, when given, draws the churn's noise
-    instead of ``generator`` (antithetic pairs).
+    instead of ``generator`` (antithetic pairs). ``to_zero``: whether ``t_next`` is 0
+    (no correction then), when the caller knows; otherwise it is read from ``t_next``,
+    which on a GPU makes the host wait for the work queued so far.
     """
     # lines 5-6: raise the noise level by gamma ("churn")
     t_hat = t_cur + gamma * t_cur
@@ -124,7 +127,9 @@ def heun_step(
     d_cur = (x_hat - denoiser(x_hat, _sigma_col(t_hat, x_hat))) / t_hat
     x_next = x_hat + (t_next - t_hat) * d_cur
     # lines 9-11: second-order correction unless the step ends at sigma = 0
-    if second_order and t_next > 0:
+    if to_zero is None:
+        to_zero = not bool(t_next > 0)
+    if second_order and not to_zero:
         d_prime = (x_next - denoiser(x_next, _sigma_col(t_next, x_next))) / t_next
         x_next = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
     return x_next
@@ -278,6 +283,9 @@ def conditional_sample(
         denoiser = clipped(denoiser)
         second_order = solver == "heun"
         num_steps = len(sigmas) - 1
+        # the levels on the host too: the step decisions below read them there, not
+        # from the device (each read from a GPU would wait for the work queued so far)
+        levels = sigmas.tolist()
         gamma = min(S_churn / num_steps, math.sqrt(2) - 1)
         x = noise(x_obs) * sigmas[0]  # x_T ~ N(0, T^2 I)
         if conditioned:
@@ -297,18 +305,28 @@ def conditional_sample(
                     generator,
                     second_order,
                     noise=noise,
+                    to_zero=levels[i + 1] <= 0,
                 )
             return torch.where(mask, x, x_obs)
         for i in range(num_steps):
             t_cur, t_next = sigmas[i], sigmas[i + 1]
-            repeated = i < num_steps - 1 and float(t_cur) <= resample_sigma_max
+            repeated = i < num_steps - 1 and levels[i] <= resample_sigma_max
             repeats = resample_repeats if repeated else 1
             step_denoiser = denoiser
-            if guided is not None and float(t_cur) <= guidance_sigma_max:
+            if guided is not None and levels[i] <= guidance_sigma_max:
                 step_denoiser = guided
+            to_zero = levels[i + 1] <= 0
             for j in range(repeats):
                 unknown = heun_step(  # Eq. 6
-                    step_denoiser, x, t_cur, t_next, gamma, generator, second_order, noise
+                    step_denoiser,
+                    x,
+                    t_cur,
+                    t_next,
+                    gamma,
+                    generator,
+                    second_order,
+                    noise,
+                    to_zero=to_zero,
                 )
                 known = x_obs + t_next * noise(x_obs)  # Eq. 5
                 x = torch.where(mask, unknown, known)  # Eq. 7

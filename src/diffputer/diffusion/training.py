@@ -207,7 +207,11 @@ def train_denoiser(
     steps = 0
     for epoch in range(1, max_epochs + 1):
         net.train()
-        total, count = 0.0, 0
+        # the epoch's loss is summed on the device (in float64, as Python floats would
+        # be) and read once per epoch: a read per step would make a GPU wait for the
+        # host between steps. A non-finite batch loss is caught at the epoch's end; the
+        # steps after it are wasted, and the best epoch's weights are restored anyway.
+        total, count = torch.zeros((), dtype=torch.float64, device=data.device), 0
         perm = torch.randperm(n, generator=generator, device=data.device)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
@@ -218,9 +222,6 @@ def train_denoiser(
                 w = hidden if w is None else w * hidden
             with autocast():
                 batch_loss = _weighted_mean(loss(net, data[idx], generator, known=known), w)
-            if not torch.isfinite(batch_loss):
-                diverged = True
-                break
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
@@ -232,12 +233,14 @@ def train_denoiser(
                 with torch.no_grad():
                     for average, param in zip(ema, params, strict=True):
                         average.lerp_(param, 1.0 - decay)
-            total += batch_loss.item() * len(idx)
+            total += batch_loss.detach().double() * len(idx)
             count += len(idx)
-        if diverged:
+        epoch_loss = total.item() / count
+        if not math.isfinite(epoch_loss):
+            diverged = True
             epoch -= 1
             break
-        train_loss = total / count
+        train_loss = epoch_loss
         monitored = train_loss
         if val_noise is not None:
             with autocast():
