@@ -230,9 +230,8 @@ def train_denoiser(
             if ema is not None:
                 steps += 1
                 decay = min(ema_decay, (1 + steps) / (10 + steps))
-                with torch.no_grad():
-                    for average, param in zip(ema, params, strict=True):
-                        average.lerp_(param, 1.0 - decay)
+                with torch.no_grad():  # all tensors in one call (as torch.optim.swa_utils)
+                    torch._foreach_lerp_(ema, params, 1.0 - decay)
             total += batch_loss.detach().double() * len(idx)
             count += len(idx)
         epoch_loss = total.item() / count
