@@ -205,13 +205,16 @@ def train_denoiser(
     params = [p for p in net.parameters() if p.requires_grad]
     ema = [p.detach().clone() for p in params] if ema_decay > 0 else None
     steps = 0
+    # float64 where the device has it (Apple's MPS does not)
+    sum_dtype = torch.float64 if data.device.type in ("cpu", "cuda") else torch.float32
     for epoch in range(1, max_epochs + 1):
         net.train()
-        # the epoch's loss is summed on the device (in float64, as Python floats would
-        # be) and read once per epoch: a read per step would make a GPU wait for the
-        # host between steps. A non-finite batch loss is caught at the epoch's end; the
-        # steps after it are wasted, and the best epoch's weights are restored anyway.
-        total, count = torch.zeros((), dtype=torch.float64, device=data.device), 0
+        # the epoch's loss is summed on the device (in float64 where it has it, as
+        # Python floats would be) and read once per epoch: a read per step would make
+        # a GPU wait for the host between steps. A non-finite batch loss is caught at
+        # the epoch's end; the steps after it are wasted, and the best epoch's weights
+        # are restored anyway.
+        total, count = torch.zeros((), dtype=sum_dtype, device=data.device), 0
         perm = torch.randperm(n, generator=generator, device=data.device)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
@@ -232,7 +235,7 @@ def train_denoiser(
                 decay = min(ema_decay, (1 + steps) / (10 + steps))
                 with torch.no_grad():  # all tensors in one call (as torch.optim.swa_utils)
                     torch._foreach_lerp_(ema, params, 1.0 - decay)
-            total += batch_loss.detach().double() * len(idx)
+            total += batch_loss.detach().to(sum_dtype) * len(idx)
             count += len(idx)
         epoch_loss = total.item() / count
         if not math.isfinite(epoch_loss):
