@@ -9,8 +9,9 @@ usually sampled). The monitored loss is either the
 epoch training loss (the paper) or the EDM loss of held-out rows on a fixed noise draw
 (less noisy, so it stops more reliably).
 
-A non-finite loss never reaches the weights: training stops, the best weights so far
-are restored, and the result says why.
+A non-finite loss never reaches the weights returned: training stops at the end of
+that epoch (the loss is read once per epoch), the best weights so far are restored,
+and the result says why.
 """
 
 from __future__ import annotations
