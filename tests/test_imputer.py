@@ -469,6 +469,26 @@ def test_autocast_dtype_only_when_asked():
     assert autocast_dtype("bf16", torch.device("cpu")) in (None, torch.bfloat16)
 
 
+def test_bf16_on_a_gpu_only_where_it_is_native(monkeypatch):
+    """Ampere (compute capability 8.0) and later run bf16 natively; torch emulates it on
+    older GPUs (T4, V100), where it would be slower than fp32: fp32 there. Which GPU is
+    asked about is the device's own (cuda:1, not the current one)."""
+    from diffputer._em import autocast_dtype
+
+    asked, gpu = [], {}
+
+    def capability(device=None):
+        asked.append(device)
+        return gpu["major"], 0
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+    for major, expected in ((7, None), (8, torch.bfloat16), (9, torch.bfloat16)):
+        gpu["major"] = major
+        assert autocast_dtype("bf16", torch.device("cuda", 1)) is expected
+        assert autocast_dtype("fp32", torch.device("cuda", 1)) is None
+    assert asked == [torch.device("cuda", 1)] * 3
+
+
 def spy_on_e_steps(monkeypatch) -> list[dict]:
     """The keyword arguments of every ``posterior_mean`` call the E-steps make, in order."""
     import diffputer._em as em

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from diffputer import DiffPuterImputer, ModelFileError, _persistence, get_preset
 
@@ -41,6 +42,20 @@ def test_round_trip_of_a_custom_preset(mixed, tmp_path):
     assert loaded.get_params() == imp.get_params() and loaded.preset == custom
     assert loaded.preset_.sampler.sigma_max == 40.0
     pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_a_model_fitted_on_a_gpu_loads_on_the_cpu_where_there_is_none(fitted, tmp_path):
+    imp, masked = fitted
+    imp.set_params(device="cuda")  # as if fitted there: the weights are the same data
+    imp.save(tmp_path / "m")
+    with pytest.warns(UserWarning, match="device='cuda'.*loading it on the CPU"):
+        loaded = DiffPuterImputer.load(tmp_path / "m")
+    assert loaded.device == "cpu"
+    imp.set_params(device="cpu")
+    pd.testing.assert_frame_equal(imp.transform(masked), loaded.transform(masked))
+    with pytest.raises(ValueError, match="CUDA is not available"):  # asked for: an error
+        DiffPuterImputer.load(tmp_path / "m", device="cuda")
 
 
 def test_round_trip_for_arrays(tmp_path):

@@ -123,9 +123,10 @@ class EMCheckpoint:
         document, tensors = read_document(self.path, kind="checkpoint", version=CHECKPOINT_VERSION)
         if document.get("fingerprint") != self.fingerprint:
             raise ValueError(
-                f"{self.path} is the checkpoint of a different fit (other data, settings or "
-                "random_state); use another checkpoint directory, or delete this file to "
-                "start over"
+                f"{self.path} is the checkpoint of a different fit (other data, settings, "
+                "random_state or device type: a CPU and a GPU draw different random "
+                "streams); use another checkpoint directory, or delete this file to start "
+                "over"
             )
         try:
             return self._restore(document, tensors, shape, device)

@@ -89,8 +89,8 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """``torch.bfloat16`` when ``precision == "bf16"`` and the device runs it natively."""
     if precision != "bf16":
         return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if device.type == "cuda":  # native from Ampere (compute capability 8.0); emulated before
+        return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else None
     try:  # oneDNN's bf16 kernels need AVX512-BF16 / AMX; emulation would be slower
         supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

@@ -478,7 +478,9 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         ----------
         path : str or Path
         device : str, optional
-            Where to put the network (default: the saved ``device`` parameter).
+            Where to put the network (default: the saved ``device`` parameter; a model
+            fitted with ``device="cuda"`` loads on the CPU, with a warning, where CUDA
+            is not available).
         """
         from ._persistence import load_model
 

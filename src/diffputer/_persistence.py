@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,15 @@ def load_model(cls: type, path: str | Path, device: str | None = None) -> Any:
         raise ModelFileError(f"{path}: inconsistent model file ({exc})") from None
     if device is not None:
         est.set_params(device=device)
+    elif str(est.device).startswith("cuda") and not torch.cuda.is_available():
+        # fitted on a GPU, loaded where there is none: the model is the same on a CPU
+        warnings.warn(
+            f"{path} was fitted with device={est.device!r}, which is not available here; "
+            "loading it on the CPU (pass device= to choose)",
+            UserWarning,
+            stacklevel=3,
+        )
+        est.set_params(device="cpu")
     est.denoiser_ = est.denoiser_.to(resolve_device(est.device)).eval()
     return est
 
