@@ -39,11 +39,14 @@ step "machine"
 
 case "${1:-checks}" in
 checks)
-    # the fast suite with device="auto" = CUDA: every estimator path on the GPU. The
-    # image's library versions differ from CI's and warnings are errors here, so read
-    # the failures for CUDA ones (device, dtype, generator) before anything else
+    # the fast suite on CUDA: the tests' tiny estimator settings take their device from
+    # DIFFPUTER_TEST_DEVICE (tests/conftest.py; "cpu" in CI), the rest use
+    # device="auto" = CUDA; every estimator path on the GPU. The image's library
+    # versions differ from CI's and warnings are errors here, so read the failures for
+    # CUDA ones (device, dtype, generator) before anything else
     step "fast test suite on CUDA (150 s at most)"
-    timeout 150 python3 -m pytest -q -n 8 -p no:cacheprovider tests 2>&1 | tail -40 | tee -a "$log"
+    DIFFPUTER_TEST_DEVICE=cuda timeout 150 python3 -m pytest -q -n 8 -p no:cacheprovider tests \
+        2>&1 | tail -40 | tee -a "$log"
     # issue 5: the fast preset end to end on full California (GPU seconds, MAE)
     step "speed.py fast, California, CUDA (90 s at most)"
     timeout 90 python3 benchmarks/speed.py --dataset california --presets fast --device cuda \

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,9 @@ TINY = dict(
     num_samples=2,
     final_num_samples=3,  # odd: the fast preset's median is then one of the samples
     random_state=0,
-    device="cpu",
+    # DIFFPUTER_TEST_DEVICE=cuda runs the estimator tests on a GPU
+    # (benchmarks/gpu_session.sh); tests that check CPU-only behaviour skip there
+    device=os.environ.get("DIFFPUTER_TEST_DEVICE", "cpu"),
 )
 
 

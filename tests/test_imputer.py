@@ -504,6 +504,7 @@ def spy_on_e_steps(monkeypatch) -> list[dict]:
     return calls
 
 
+@pytest.mark.skipif(TINY["device"] != "cpu", reason="the CPU's default (one chunk on a GPU)")
 def test_e_steps_sample_one_chunk_per_torch_thread_on_cpu_unless_told(mixed, monkeypatch):
     """Every E-step (fit's and transform's) samples ``eval_workers`` chunks at once: by
     default one per torch thread on a CPU, at most MAX_DEFAULT_WORKERS; a preset's
@@ -556,7 +557,8 @@ def test_e_step_chunks_are_larger_on_a_gpu_unless_told(mixed, monkeypatch):
     _, masked, _ = mixed
     recorded = spy_on_e_steps(monkeypatch)
     DiffPuterImputer(**TINY).fit(masked).transform(masked)
-    assert recorded and {kw["batch_size"] for kw in recorded} == {4096}
+    default = eval_batch_size(paper, torch.device(TINY["device"]))
+    assert recorded and {kw["batch_size"] for kw in recorded} == {default}
     recorded.clear()
     DiffPuterImputer(**TINY, preset=get_preset("fast").replace(eval_batch_size=64)).fit(masked)
     assert recorded and {kw["batch_size"] for kw in recorded} == {64}
