@@ -46,11 +46,16 @@ OVERRIDES = (
 )
 
 
+def cuda_missing(device: str) -> bool:
+    """Whether ``device`` asks for CUDA on a machine without it."""
+    return str(device).startswith("cuda") and not torch.cuda.is_available()
+
+
 def resolve_device(device: str) -> torch.device:
     """``"auto"`` picks CUDA when available; asking for CUDA without it is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if cuda_missing(device):
         raise ValueError(f"device={device!r} was requested but CUDA is not available")
     return torch.device(device)
 

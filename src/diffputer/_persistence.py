@@ -181,7 +181,7 @@ def _read_metadata(data: bytes) -> dict[str, str]:
 
 def load_model(cls: type, path: str | Path, device: str | None = None) -> Any:
     """Read a model written by :func:`save_model` into a fitted ``cls`` instance."""
-    from ._imputer import resolve_device
+    from ._imputer import cuda_missing, resolve_device
 
     document, tensors = read_document(path, kind="model", version=FORMAT_VERSION)
     try:
@@ -190,7 +190,7 @@ def load_model(cls: type, path: str | Path, device: str | None = None) -> Any:
         raise ModelFileError(f"{path}: inconsistent model file ({exc})") from None
     if device is not None:
         est.set_params(device=device)
-    elif str(est.device).startswith("cuda") and not torch.cuda.is_available():
+    elif cuda_missing(est.device):
         # fitted on a GPU, loaded where there is none: the model is the same on a CPU
         warnings.warn(
             f"{path} was fitted with device={est.device!r}, which is not available here; "
