@@ -19,6 +19,7 @@ from diffputer import DiffPuterImputer, ModelFileError
 from diffputer import _em as em
 from diffputer._checkpoint import CHECKPOINT_FILE, EMCheckpoint, read_progress
 from diffputer.cli import main
+from diffputer.config import get_preset
 
 from .conftest import TINY, make_mixed_frame, mask_frame
 
@@ -80,6 +81,26 @@ def test_resumed_fit_equals_an_uninterrupted_one(
         assert torch.equal(a, b)
     assert [r["epochs"] for r in imp.history_] == [r["epochs"] for r in reference.history_]
     assert read_progress(tmp_path) == 3
+
+
+def test_resume_with_another_eval_workers_count(masked, tmp_path, monkeypatch):
+    """``eval_workers`` is speed only (every chunk has its own generator), so it is not
+    part of the fingerprint: a fit interrupted with one count resumes with another and
+    ends as an uninterrupted run with a third."""
+    fast = get_preset("fast")
+    expected = DiffPuterImputer(**PARAMS, preset=fast.replace(eval_workers=3)).fit_transform(masked)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 1)
+        with pytest.raises(KeyboardInterrupt):
+            DiffPuterImputer(**PARAMS, preset=fast.replace(eval_workers=1)).fit(
+                masked, checkpoint_dir=tmp_path
+            )
+    m_steps = _count_m_steps(monkeypatch)
+    out = DiffPuterImputer(**PARAMS, preset=fast.replace(eval_workers=2)).fit_transform(
+        masked, checkpoint_dir=tmp_path
+    )
+    assert len(m_steps) == 2  # resumed, not refused or restarted
+    pd.testing.assert_frame_equal(out, expected)
 
 
 def test_finished_checkpoint_makes_a_rerun_instant(masked, tmp_path, monkeypatch):

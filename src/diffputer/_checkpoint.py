@@ -14,6 +14,7 @@ boundary holds no optimiser state.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from numbers import Integral
@@ -49,14 +50,20 @@ def fingerprint(
     random_state: Any,
     device: torch.device,
 ) -> str:
-    """SHA-256 of everything that decides a fit's result.
+    """SHA-256 of everything that decides a fit's result (not ``eval_workers``).
 
     An integer ``random_state`` is part of it; ``None`` (or a ``RandomState``) is not, so
     such a run can still be resumed: it continues the interrupted run's random stream.
     """
     seed = int(random_state) if isinstance(random_state, Integral) else None
+    # eval_workers is left out (as its default): every chunk draws from its own
+    # generator, so any count gives the same imputations, and a fit interrupted on one
+    # machine can resume with another count on another
+    hashed = dataclasses.replace(
+        preset, sampler=dataclasses.replace(preset.sampler, eval_workers=None)
+    )
     settings = {
-        "preset": preset.to_dict(),
+        "preset": hashed.to_dict(),
         "encoder": encoder.to_dict(),
         "random_state": seed,
         "device": device.type,
