@@ -70,7 +70,7 @@ def _fit_diffputer(cell: Cell, preset: str, seed: int, part: Path, verbose: int)
     result = _impute(imp, cell, part, checkpoint_dir=part / "checkpoint")
     imp.save(part / "model")
     imp._speed_rows = int(cell.hidden["in-sample"].any(axis=1).sum())
-    details = diffputer_details(imp, cell.truth["in-sample"].shape[1], float("nan"))
+    details = diffputer_details(imp, cell.truth["in-sample"].shape[1], {"fp32": float("nan")})
     keep = (
         "epochs",
         "m_step_s",
