@@ -211,6 +211,12 @@ def main(argv=None) -> int:
             "n_in_sample": n_in,
             "runs": {n: {k: v for k, v in r.items() if k != "errors"} for n, r in results.items()},
             "summary": summary,
+            # each hidden numeric cell's signed error (z units), per run and setting, in
+            # the cell's order: enough to pool masks in a paired bootstrap later
+            "errors": {
+                n: {s: np.round(r["errors"][s], 6).tolist() for s in SETTINGS}
+                for n, r in results.items()
+            },
         }
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
     return 0
