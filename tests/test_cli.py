@@ -287,3 +287,165 @@ def test_output_has_ordinary_permissions(table, tmp_path):
     finally:
         os.umask(old)
     assert dst.stat().st_mode & 0o777 == 0o644
+
+
+# ------------------------------------------------------------- the file's own text
+def _cells(path, sep=",", encoding="utf-8"):
+    import csv
+
+    with open(path, newline="", encoding=encoding) as f:
+        return list(csv.reader(f, delimiter=sep))
+
+
+def test_csv_observed_cells_are_written_back_as_their_text(tmp_path):
+    """Leading zeros, whole numbers and quoted text come back as they were read (the
+    pandas round trip wrote 00042 as 42 and 79 as 79.0); an integer column's imputed
+    cells are whole numbers; the header is unchanged."""
+    rng = np.random.default_rng(1)
+    n = 30
+    rows = ["id,age,zip,note,score"]
+    for i in range(n):
+        age = "" if i % 4 == 1 else str(20 + i)
+        score = "" if i % 5 == 2 else f"{rng.normal():.3f}"
+        note = "" if i % 6 == 3 else ('"a, b"' if i % 2 else "plain")
+        rows.append(f"{i:05d},{age},0{4000 + i},{note},{score}")
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("\n".join(rows) + "\n")
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    before, after = _cells(src), _cells(dst)
+    assert after[0] == before[0] and len(after) == len(before)
+    filled = 0
+    for old, new in zip(before[1:], after[1:], strict=True):
+        for j, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a:
+                assert b == a, (old, new)  # observed: the same text
+            else:
+                filled += 1
+                assert b != ""
+                if j == 1:  # age: whole numbers in, whole numbers out
+                    assert b.lstrip("-").isdigit(), b
+    assert filled == sum(cell == "" for row in before[1:] for cell in row)
+
+
+def test_na_values_option_decides_what_is_missing(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("x,w\n" + "".join(f"{i},{'None' if i % 3 else 'y'}\n" for i in range(12)))
+    src.write_text(src.read_text() + "5,\n")
+    default, kept = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["impute", str(src), "-o", str(default), "-q"]) == 0
+    assert "None" not in {row[1] for row in _cells(default)}  # pandas' markers: missing
+    assert main(["impute", str(src), "-o", str(kept), "-q", "--na-values", ""]) == 0
+    cells = _cells(kept)
+    assert [row[1] for row in cells[1:-1]] == [row[1] for row in _cells(src)[1:-1]]
+    assert cells[-1][1] in {"None", "y"}  # only the empty cell was imputed
+
+
+def test_other_separator_is_named_and_used(table, tmp_path, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    table.to_csv(src, index=False, sep=";")
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 1
+    _one_line_error(capsys, "separated by ';'", "--sep ';'")
+    assert not dst.exists()
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--sep", ";"]) == 0
+    out = pd.read_csv(dst, sep=";")
+    assert list(out.columns) == list(table.columns) and not out.isna().any().any()
+    tsv = tmp_path / "in.tsv.csv"
+    table.to_csv(tsv, index=False, sep="\t")
+    assert main(["impute", str(tsv), "-o", str(tmp_path / "t.csv"), "-q", "--sep", "\\t"]) == 0
+    assert "\t" in (tmp_path / "t.csv").read_text().splitlines()[0]
+
+
+def test_encoding_is_named_and_used(tmp_path, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    text = "name,v\n" + "".join(f"caf\u00e9{i % 3},{'' if i % 4 == 0 else i}\n" for i in range(16))
+    src.write_bytes(text.encode("latin-1"))
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 1
+    _one_line_error(capsys, "is not utf-8 text", "--encoding")
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--encoding", "latin-1"]) == 0
+    assert [r[0] for r in _cells(dst, encoding="latin-1")] == [
+        r[0] for r in _cells(src, encoding="latin-1")
+    ]
+
+
+def test_duplicate_header_is_refused(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("a,b,a\n1,2,3\n,5,6\n7,8,\n")
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q"]) == 1
+    _one_line_error(capsys, "columns 1 and 3 are both named 'a'")
+
+
+def test_byte_order_mark_and_an_empty_header_are_kept(tmp_path):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    body = "".join(f"{i},{'' if i % 3 == 0 else i / 2},{'ab'[i % 2]}\n" for i in range(12))
+    src.write_bytes(b"\xef\xbb\xbf" + (",v,w\n" + body).encode())
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    out = dst.read_bytes()
+    assert out.startswith(b"\xef\xbb\xbf,v,w\n")
+
+
+def test_parquet_index_is_kept(table, tmp_path):
+    src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    indexed = table.assign(rid=[f"r{i}" for i in range(len(table))]).set_index("rid")
+    indexed.to_parquet(src)
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    out = pd.read_parquet(dst)
+    pd.testing.assert_index_equal(out.index, indexed.index)
+
+
+def test_output_paths_are_checked_before_training(table, tmp_path, capsys, monkeypatch):
+    from diffputer import DiffPuterImputer
+
+    def never(self, X, **kwargs):
+        raise AssertionError("trained before the paths were checked")
+
+    monkeypatch.setattr(DiffPuterImputer, "fit_transform", never)
+    src = _write(table, tmp_path)
+    (tmp_path / "afile").write_text("")
+    args = ["impute", str(src), "-q"]
+    assert main([*args, "-o", str(tmp_path / "afile" / "o.csv")]) == 1
+    _one_line_error(capsys, "is not a folder")
+    out = ["-o", str(tmp_path / "o.csv")]
+    assert main([*args, *out, "--save-model", str(tmp_path / "afile" / "m.dpt")]) == 1
+    _one_line_error(capsys, "is not a folder")
+    (tmp_path / "adir").mkdir()
+    assert main([*args, "-o", str(tmp_path / "adir")]) == 1
+    _one_line_error(capsys, "is a folder")
+
+
+def test_table_is_written_before_the_model(table, tmp_path, capsys, monkeypatch):
+    from diffputer import DiffPuterImputer
+
+    def fails(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(DiffPuterImputer, "save", fails)
+    src, dst = _write(table, tmp_path), tmp_path / "o.csv"
+    assert (
+        main(["impute", str(src), "-o", str(dst), "-q", "--save-model", str(tmp_path / "m")]) == 1
+    )
+    _one_line_error(capsys, "No space left")
+    assert dst.exists()
+
+
+def test_saved_model_reads_a_csv_as_trained(tmp_path):
+    """With ``--model``, a CSV's columns take the types the model was trained on: a
+    categorical column whose new cells all read as numbers stays categorical (its
+    categories are text), a float column whose cells are whole numbers stays float."""
+    rng = np.random.default_rng(0)
+    n = 40
+    code = rng.choice(["1", "2", "x"], n)
+    x = rng.normal(size=n)
+    train = pd.DataFrame({"x": x, "code": code, "y": rng.normal(size=n)})
+    train = train.mask(rng.random(train.shape) < 0.2)
+    src, model = tmp_path / "train.csv", tmp_path / "m.dpt"
+    train.to_csv(src, index=False)
+    args = ["impute", str(src), "-o", str(tmp_path / "a.csv"), "-q"]
+    assert main([*args, "--save-model", str(model)]) == 0
+    new = train[train["code"] != "x"].assign(x=lambda d: d["x"].round().astype("Int64"))
+    new_src, dst = tmp_path / "new.csv", tmp_path / "out.csv"
+    new.to_csv(new_src, index=False)
+    assert main(["impute", str(new_src), "-o", str(dst), "-q", "--model", str(model)]) == 0
+    out = pd.read_csv(dst, dtype={"code": str})
+    assert not out.isna().any().any() and set(out["code"]) <= {"1", "2", "x"}
+    imputed_x = out["x"][new["x"].isna().to_numpy()]
+    assert len(imputed_x) and (imputed_x != imputed_x.round()).any()  # not rounded

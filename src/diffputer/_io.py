@@ -1,15 +1,59 @@
-"""Reading and writing tables by extension (CSV or Parquet), with atomic writes."""
+"""Reading and writing tables by extension (CSV or Parquet), with atomic writes.
+
+A CSV file is read as text (:class:`CsvText`): its observed cells are written back as
+the very text they were read as (``007`` stays ``007``, ``79`` does not become
+``79.0``), its header as it was, and only the missing cells get new text.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_write", "read_table", "table_format", "write_table"]
+__all__ = [
+    "DEFAULT_NA_VALUES",
+    "CsvText",
+    "atomic_write",
+    "read_csv_text",
+    "read_table",
+    "table_format",
+    "write_table",
+]
+
+#: The text read as a missing cell unless told otherwise: pandas' ``read_csv`` defaults
+#: (its documentation of ``na_values``), the empty cell included.
+DEFAULT_NA_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_BOM = b"\xef\xbb\xbf"
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -28,10 +72,202 @@ def table_format(path: str | Path) -> str:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame."""
+    """Read a CSV or Parquet file into a DataFrame (pandas' type inference for CSV)."""
     if table_format(path) == "csv":
         return pd.read_csv(path)
     return pd.read_parquet(path)
+
+
+@dataclass
+class CsvText:
+    """A CSV file's cells as the text they were read as.
+
+    Attributes
+    ----------
+    text : DataFrame
+        Every cell as ``str`` (a missing one too, as its marker), columns named by the
+        header's text.
+    missing : ndarray of bool, shape (n_rows, n_columns)
+        Cells whose text is one of the missing-value markers.
+    sep, encoding : str
+        How the file was read (and how :meth:`write` writes).
+    bom : bool
+        The file started with a UTF-8 byte-order mark (written back with one).
+    """
+
+    text: pd.DataFrame
+    missing: np.ndarray
+    sep: str = ","
+    encoding: str = "utf-8"
+    bom: bool = False
+
+    def typed(
+        self,
+        categorical: Iterable[Hashable] = (),
+        kinds: Mapping[Hashable, Any] | None = None,
+    ) -> pd.DataFrame:
+        """The table for the imputer, missing cells NaN.
+
+        A column whose observed cells all read as numbers is numeric: nullable
+        ``Int64`` when all are whole-number literals that fit (imputations are then
+        whole numbers), else float64. Other columns, and those in ``categorical``, are
+        text (``str``). ``kinds``: a fitted encoder's :class:`ColumnInfo` by column
+        name; a column it knows follows it instead (numeric or categorical, categories
+        of numbers or booleans read as such) so that a saved model sees the types it
+        was trained on.
+        """
+        forced = set(categorical)
+        columns = {}
+        for i, name in enumerate(self.text.columns):
+            text = self.text.iloc[:, i].where(~self.missing[:, i])
+            info = (kinds or {}).get(name)
+            if info is not None:
+                columns[name] = _as_trained(text, info)
+            elif name in forced:
+                columns[name] = text
+            else:
+                columns[name] = _numeric_or_text(text)
+        return pd.DataFrame(columns, index=self.text.index)
+
+    def filled(self, result: pd.DataFrame) -> pd.DataFrame:
+        """The text table with each missing cell replaced by ``result``'s value there
+        (whole numbers without a decimal point, other numbers in Python's shortest
+        round-trip form, categories as their text)."""
+        out = self.text.copy()
+        for i in range(out.shape[1]):
+            rows = np.flatnonzero(self.missing[:, i])
+            if rows.size:
+                values = result.iloc[rows, i]
+                out.iloc[rows, i] = [_cell_text(v) for v in values]
+        return out
+
+    def write(self, frame: pd.DataFrame, path: str | Path) -> None:
+        """Write ``frame`` (text, as from :meth:`filled`) atomically to ``path``,
+        with this file's separator, encoding and byte-order mark."""
+        encoding = self.encoding
+        if self.bom and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+            encoding = "utf-8-sig"
+        atomic_write(
+            path, lambda tmp: frame.to_csv(tmp, index=False, sep=self.sep, encoding=encoding)
+        )
+
+
+def read_csv_text(
+    path: str | Path,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    na_values: Iterable[str] | None = None,
+) -> CsvText:
+    """Read a CSV file as text; a cell is missing when its text is one of
+    ``na_values`` (default :data:`DEFAULT_NA_VALUES`; an empty cell always is).
+
+    Raises
+    ------
+    ValueError
+        A header names two columns alike, or the file seems to use another separator
+        (one column whose name holds ``;``, a tab or ``|``).
+    """
+    read = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_filter=False)
+    try:
+        raw = pd.read_csv(path, encoding=encoding, **read)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not {encoding} text (byte {exc.object[exc.start : exc.end]!r} at "
+            f"position {exc.start}); pass its encoding, e.g. --encoding latin-1"
+        ) from None
+    except pd.errors.ParserError as exc:
+        # a ragged table often means another separator: say so if the header shows one
+        first = pd.read_csv(path, encoding=encoding, nrows=1, **read)
+        _check_separator(path, [str(h) for h in first.iloc[0]], sep)
+        raise ValueError(f"{path}: {exc}") from None
+    header = ["" if pd.isna(h) else str(h) for h in raw.iloc[0]] if len(raw) else []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            raise ValueError(
+                f"{path}: columns {seen[name] + 1} and {i + 1} are both named {name!r}; "
+                "column names must be unique"
+            )
+        seen[name] = i
+    _check_separator(path, header, sep)
+    text = raw.iloc[1:].reset_index(drop=True)
+    text.columns = header
+    markers = set(DEFAULT_NA_VALUES if na_values is None else na_values) | {""}
+    missing = text.isin(markers).to_numpy(dtype=bool)
+    return CsvText(text, missing, sep, encoding, _starts_with_bom(path))
+
+
+def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
+    """Refuse a header read as one column that holds another usual separator."""
+    if len(header) != 1:
+        return
+    other = next((c for c in (";", "\t", "|", ",") if c in header[0] and c != sep), None)
+    if other is not None:
+        shown = "\\t" if other == "\t" else other
+        raise ValueError(
+            f"{path}: the header reads as one column, {header[0]!r}: is the file "
+            f"separated by {shown!r}? pass --sep '{shown}'"
+        )
+
+
+def _starts_with_bom(path: str | Path) -> bool:
+    """Whether an uncompressed file starts with a UTF-8 byte-order mark."""
+    if Path(path).suffix.lower() != ".csv":
+        return False
+    with open(path, "rb") as f:
+        return f.read(3) == _BOM
+
+
+def _numeric_or_text(text: pd.Series) -> pd.Series:
+    """``text`` (NaN where missing) as numbers when every observed cell reads as one."""
+    observed = text.dropna()
+    try:
+        numbers = pd.to_numeric(text)
+    except (ValueError, TypeError):
+        return text
+    if observed.map(lambda t: _INTEGER.fullmatch(t) is not None).all():
+        try:
+            return numbers.astype("Int64")
+        except (TypeError, ValueError, OverflowError):
+            pass  # beyond int64: as floats
+    return numbers.astype(np.float64)
+
+
+def _as_trained(text: pd.Series, info: Any) -> pd.Series:
+    """``text`` typed as a fitted encoder's column ``info`` expects; text that does not
+    read so is passed as is, for the imputer's own check to name."""
+    if info.kind != "categorical":
+        try:
+            numbers = pd.to_numeric(text)
+        except (ValueError, TypeError):
+            return text
+        if info.integer:
+            try:
+                return numbers.astype("Int64")
+            except (TypeError, ValueError, OverflowError):
+                pass
+        return numbers.astype(np.float64)
+    categories = info.categories or []
+    if categories and all(isinstance(c, bool) for c in categories):
+        words = {"true": True, "false": False}
+        return text.map(lambda t: words.get(t.strip().lower(), t), na_action="ignore")
+    if categories and all(isinstance(c, (int, float)) for c in categories):
+        try:
+            return pd.to_numeric(text)
+        except (ValueError, TypeError):
+            return text
+    return text
+
+
+def _cell_text(value: Any) -> str:
+    """An imputed value as CSV text."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
 
 
 def _temporary_beside(path: Path) -> Path:
@@ -61,7 +297,12 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
     name starts with a dot).
     """
     path = Path(path)
-    tmp = _temporary_beside(path)
+    try:
+        tmp = _temporary_beside(path)
+    except FileExistsError:
+        raise
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
     try:
         write(str(tmp))
         os.replace(tmp, path)
@@ -70,10 +311,12 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
         raise
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` atomically as CSV or Parquet, chosen by ``path``'s extension."""
+def write_table(frame: pd.DataFrame, path: str | Path, sep: str = ",") -> None:
+    """Write ``frame`` atomically as CSV (separated by ``sep``) or Parquet, chosen by
+    ``path``'s extension."""
     fmt = table_format(path)
     if fmt == "csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, sep=sep))
     else:
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        # the index is kept (a RangeIndex as metadata only, others as columns)
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp))

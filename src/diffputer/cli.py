@@ -89,6 +89,22 @@ def _build_parser() -> argparse.ArgumentParser:
         help="save the fit after every EM iteration in DIR and, when rerun with the same "
         "DIR, resume from the last completed iteration",
     )
+    imp.add_argument(
+        "--sep",
+        default=",",
+        metavar="C",
+        help="a CSV file's column separator, e.g. ';' or '\\t' (default ','; a CSV output "
+        "uses the same)",
+    )
+    imp.add_argument("--encoding", default="utf-8", help="a CSV file's text encoding (utf-8)")
+    imp.add_argument(
+        "--na-values",
+        default=None,
+        metavar="A,B",
+        help="comma-separated texts that mark a missing CSV cell besides the empty one "
+        "(default pandas' markers: NA, N/A, NaN, null, None, ...; --na-values '' "
+        "for empty cells only)",
+    )
     imp.add_argument("--save-model", metavar="M", help="also save the fitted model to M")
     imp.add_argument("--model", metavar="M", help="use a saved model: impute without training")
     imp.add_argument("--force", action="store_true", help="overwrite OUT (and M) if they exist")
@@ -122,10 +138,17 @@ def _check_paths(src: Path, dst: Path, force: bool, what: str = "OUT") -> None:
         raise CLIError(f"input file {src} does not exist")
     if dst.resolve() == src.resolve() or (dst.exists() and os.path.samefile(src, dst)):
         raise CLIError(f"refusing to overwrite the input file {src}; choose another {what}")
+    if dst.is_dir():
+        raise CLIError(f"{dst} is a folder; {what} must name a file")
     if dst.exists() and not force:
         raise CLIError(f"{dst} already exists; pass --force to overwrite it")
-    if not dst.parent.exists():
-        raise CLIError(f"output folder {dst.parent} does not exist")
+    folder = dst.parent
+    if not folder.exists():
+        raise CLIError(f"output folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CLIError(f"{folder} is not a folder; cannot write {dst}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"output folder {folder} is not writable")
 
 
 def _parse_value(text: str) -> Any:
@@ -199,8 +222,16 @@ def _check_model_options(args: argparse.Namespace) -> None:
         raise CLIError(f"--model imputes with a fitted model; drop {', '.join(clashing)}")
 
 
+def _separator(text: str) -> str:
+    """``--sep``'s value: one character, ``\\t`` (as typed in a shell) for a tab."""
+    sep = {"\\t": "\t", "tab": "\t"}.get(text, text)
+    if len(sep) != 1:
+        raise CLIError(f"--sep expects one character (or \\t); got {text!r}")
+    return sep
+
+
 def _impute(args: argparse.Namespace) -> int:
-    from ._io import read_table, table_format, write_table
+    from ._io import read_csv_text, read_table, table_format, write_table
 
     src, dst = Path(args.input), Path(args.output)
     _check_paths(src, dst, args.force)
@@ -212,26 +243,41 @@ def _impute(args: argparse.Namespace) -> int:
     if args.model:
         _check_model_options(args)
     settings = _parse_settings(args.set)
-    table_format(src), table_format(dst)  # unknown extensions fail before any work
-    frame = read_table(src)
+    sep = _separator(args.sep)
+    # unknown extensions fail before any work
+    csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
+    categorical = [c.strip() for c in args.categorical.split(",")] if args.categorical else []
     verbose = _verbosity(args)
-    if args.model:
-        imputer = DiffPuterImputer.load(args.model, device=args.device)
+    imputer = DiffPuterImputer.load(args.model, device=args.device) if args.model else None
+    text = None
+    if csv_in:
+        # as text: observed cells are written back as they were read
+        na_values = None if args.na_values is None else args.na_values.split(",")
+        text = read_csv_text(src, sep=sep, encoding=args.encoding, na_values=na_values)
+        kinds = {c.name: c for c in imputer.encoder_.columns_} if imputer else None
+        frame = text.typed(categorical, kinds)
+    else:
+        frame = read_table(src)
+    if imputer is not None:
         imputer.set_params(verbose=verbose, random_state=args.seed)
         result = imputer.transform(frame)
     else:
         params = dict(random_state=args.seed, device=args.device, verbose=verbose, **settings)
         if args.preset:
             params["preset"] = args.preset
-        if args.categorical:
-            params["categorical_columns"] = [c.strip() for c in args.categorical.split(",")]
+        if categorical:
+            params["categorical_columns"] = categorical
         imputer = DiffPuterImputer(**params)
         result = imputer.fit_transform(frame, checkpoint_dir=args.checkpoint_dir)
-        if args.save_model:
-            imputer.save(args.save_model)
-    write_table(result, dst)
+    # the table first: a model that cannot be saved does not cost the imputations
+    if text is not None and csv_out:
+        text.write(text.filled(result), dst)
+    else:
+        write_table(result, dst, sep=sep)
+    if args.save_model:
+        imputer.save(args.save_model)
     if verbose:
-        n = int(frame.isna().to_numpy().sum())
+        n = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
         print(f"diffputer: imputed {n} cell(s); wrote {dst}", file=sys.stderr)
     return 0
 
