@@ -129,16 +129,24 @@ class CsvText:
                 columns[name] = _numeric_or_text(text)
         return pd.DataFrame(columns, index=self.text.index)
 
-    def filled(self, result: pd.DataFrame) -> pd.DataFrame:
+    def filled(self, result: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
         """The text table with each missing cell replaced by ``result``'s value there
         (whole numbers without a decimal point, other numbers in Python's shortest
-        round-trip form, categories as their text)."""
-        out = self.text.copy()
+        round-trip form, categories as their text). ``copy=False`` fills :attr:`text`
+        itself (its missing markers are then gone), column by column, which saves
+        holding a large table twice."""
+        out = self.text
+        if copy:
+            out = out.copy()
         for i in range(out.shape[1]):
             rows = np.flatnonzero(self.missing[:, i])
             if rows.size:
-                values = result.iloc[rows, i]
-                out.iloc[rows, i] = [_cell_text(v) for v in values]
+                text = out.iloc[:, i]
+                new = [_cell_text(v) for v in result.iloc[rows, i]]
+                # a whole column at a time, replacing the old one: the text stays in its
+                # compact array, and a large table is not held twice
+                filler = pd.Series(new, index=text.index[rows], dtype=text.dtype)
+                out.isetitem(i, text.where(~self.missing[:, i], filler.reindex(text.index)))
         return out
 
     def write(self, frame: pd.DataFrame, path: str | Path) -> None:
@@ -225,7 +233,7 @@ def _numeric_or_text(text: pd.Series) -> pd.Series:
         numbers = pd.to_numeric(text)
     except (ValueError, TypeError):
         return text
-    if observed.map(lambda t: _INTEGER.fullmatch(t) is not None).all():
+    if observed.str.fullmatch(_INTEGER.pattern).all():
         try:
             return numbers.astype("Int64")
         except (TypeError, ValueError, OverflowError):

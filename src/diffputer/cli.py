@@ -271,7 +271,7 @@ def _impute(args: argparse.Namespace) -> int:
         result = imputer.fit_transform(frame, checkpoint_dir=args.checkpoint_dir)
     # the table first: a model that cannot be saved does not cost the imputations
     if text is not None and csv_out:
-        text.write(text.filled(result), dst)
+        text.write(text.filled(result, copy=False), dst)
     else:
         write_table(result, dst, sep=sep)
     if args.save_model:
