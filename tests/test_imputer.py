@@ -416,6 +416,31 @@ def test_bad_parameters_are_reported(mixed, params, match):
         DiffPuterImputer(**{**TINY, **params}).fit(masked)
 
 
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU", "meta", ""])
+def test_unknown_device_strings_are_refused_with_the_valid_ones(mixed, device):
+    _, masked, _ = mixed
+    match = r"device=.* is not a device diffputer knows; use one of 'auto', 'cpu', 'cuda', 'cuda:N'"
+    with pytest.raises(ValueError, match=match):
+        DiffPuterImputer(**{**TINY, "device": device}).fit(masked)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is available here")
+def test_mps_without_mps_is_refused_clearly(mixed):
+    _, masked, _ = mixed
+    with pytest.raises(ValueError, match="device='mps' was requested but MPS is not available"):
+        DiffPuterImputer(**{**TINY, "device": "mps"}).fit(masked)
+
+
+def test_cuda_index_past_the_devices_is_refused(monkeypatch):
+    from diffputer._imputer import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match=r"device='cuda:2' .* has 2 CUDA device\(s\)"):
+        resolve_device("cuda:2")
+
+
 def test_transform_before_fit_raises(mixed):
     from sklearn.exceptions import NotFittedError
 

@@ -281,3 +281,36 @@ def test_saved_file_has_ordinary_permissions(fitted, tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[0, 1, 2], [("a", 1), ("a", 2), ("b", 1)]],
+    ids=["integers", "multiindex"],
+)
+def test_labels_that_are_not_strings_are_still_checked_after_loading(labels, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(30, 3)))
+    frame.columns = pd.MultiIndex.from_tuples(labels) if isinstance(labels[0], tuple) else labels
+    frame.iloc[::4, 0] = np.nan
+    imp = DiffPuterImputer(**TINY).fit(frame)
+    imp.save(tmp_path / "m")
+    loaded = DiffPuterImputer.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.transform(frame), imp.transform(frame))
+    reordered = frame[frame.columns[::-1]]
+    for model in (imp, loaded):
+        with pytest.raises(ValueError, match="same order as they were in fit"):
+            model.transform(reordered)
+    assert loaded.encoder_.columns_[0].name == frame.columns[0]  # tuples stay tuples
+
+
+def test_numpy_scalars_in_categorical_columns_are_saved(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({0: rng.normal(size=30), 1: rng.integers(0, 3, 30).astype(float)})
+    frame.loc[::4, 1] = np.nan
+    imp = DiffPuterImputer(**{**TINY, "categorical_columns": [np.int64(1)]}).fit(frame)
+    assert imp.encoder_.columns_[1].kind == "categorical"
+    imp.save(tmp_path / "m")
+    loaded = DiffPuterImputer.load(tmp_path / "m")
+    assert loaded.categorical_columns == [1] and type(loaded.categorical_columns[0]) is int
+    pd.testing.assert_frame_equal(loaded.transform(frame), imp.transform(frame))

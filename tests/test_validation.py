@@ -309,3 +309,112 @@ def test_unseen_categories_and_all_missing_columns_at_transform(fitted):
     with pytest.warns(UserWarning, match=re.escape("not seen in training (e.g. ['new-value'])")):
         out = imp.transform(new)
     assert out["obj"].iloc[0] == "new-value" and not out.isna().any().any()
+
+
+def _no_sampling(monkeypatch):
+    """Make the E-step fail loudly: a check that comes too late hits it."""
+
+    def e_step(*args, **kwargs):
+        raise AssertionError("sampling started before the input was checked")
+
+    monkeypatch.setattr("diffputer._imputer.e_step", e_step)
+
+
+def test_integer_column_labels_are_checked_like_string_names(monkeypatch):
+    """scikit-learn records only string names; the encoder reads by position."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({0: rng.normal(1000, 10, 30), 1: rng.normal(size=30)})
+    frame.loc[::4, 0] = np.nan
+    imp = DiffPuterImputer(**FAST).fit(frame)
+    fixed = imp.transform(frame)  # same labels, same order: works
+    assert not fixed.isna().any().any()
+    np.testing.assert_array_equal(imp.transform(frame.to_numpy()), fixed.to_numpy())  # no names
+    _no_sampling(monkeypatch)
+    with pytest.raises(ValueError, match=r"(?s)same order.*X\[\[0, 1\]\]"):
+        imp.transform(frame[[1, 0]])
+    with pytest.raises(ValueError, match=r"(?s)unseen at fit time:\n- 5\n.*yet now missing:\n- 1"):
+        imp.transform(frame.set_axis([0, 5], axis=1))
+    with pytest.raises(ValueError, match=r"(?s)unseen at fit time:\n- 5\n"):
+        imp.transform(frame.assign(extra=1.0).set_axis([0, 1, 5], axis=1))
+    with pytest.raises(ValueError, match=r"(?s)yet now missing:\n- 1\n"):
+        imp.transform(frame[[0]])
+
+
+def test_category_column_with_fewer_categories_at_transform():
+    column = pd.Categorical(["y"] * 24 + ["x", "z"] * 3, categories=["x", "y", "z"])
+    frame = _frame(c=column)
+    frame.loc[::5, "c"] = np.nan
+    imp = DiffPuterImputer(**FAST).fit(frame)
+    new = _frame(n=12, seed=4, c=["x"] * 6 + [None] * 6)
+    new["c"] = new["c"].astype("category")  # categories: only those present, ["x"]
+    out = imp.transform(new)
+    assert (out["c"].iloc[:6] == "x").all() and out["c"].notna().all()  # observed: unchanged
+    imputed = set(out["c"].iloc[6:])
+    assert imputed <= {"x", "y", "z"} and "y" in imputed  # the mode: a category new here
+    cats = list(out["c"].cat.categories)  # the input's first, then the new ones
+    assert cats[0] == "x" and set(cats[1:]) == imputed - {"x"} and len(cats) == len(set(cats))
+
+
+@pytest.mark.parametrize(
+    "column, new, match",
+    [
+        (["1", "2", "x"] * 10, [1.0, np.nan, 2.0], r"'c' was categorical in fit .* dtype float64"),
+        (["1", "2", "x"] * 10, [True, False, True], r"'c' was categorical in fit .* dtype bool"),
+        (np.arange(30.0), pd.array(["3", None, "4"], dtype="str"), r"'c' was numeric .* text"),
+        (np.arange(30.0), pd.Series(["3", None, 4.0], dtype=object), r"'c' was numeric .*'3'"),
+        (np.arange(30.0), pd.array([True, None, False], dtype="boolean"), r"'c' was numeric"),
+        (np.arange(30.0), pd.Categorical(["3", None, "4"]), r"'c' was numeric .* categor"),
+    ],
+    ids=[
+        "cat_now_float",
+        "cat_now_bool",
+        "num_now_str",
+        "num_now_text_object",
+        "num_now_bool",
+        "num_now_text_category",
+    ],
+)
+def test_columns_of_another_kind_at_transform_are_refused_before_sampling(
+    column, new, match, monkeypatch
+):
+    frame = _frame(c=column)
+    frame.loc[::4, "c"] = None
+    imp = DiffPuterImputer(**FAST).fit(frame)
+    _no_sampling(monkeypatch)
+    with pytest.raises(TypeError, match=match):
+        imp.transform(_frame(n=3, c=new))
+
+
+def test_columns_of_numbers_in_another_numeric_dtype_still_work():
+    frame = _frame(c=np.arange(30.0), k=pd.array([0, 1, 2] * 10, dtype="Int64"))
+    frame.loc[::4, ["c", "k"]] = None
+    imp = DiffPuterImputer(**{**FAST, "categorical_columns": ["k"]}).fit(frame)
+    new = _frame(n=3, c=pd.array([1, None, 3], dtype="Int64"), k=[0.0, np.nan, 2.0])
+    out = imp.transform(new)
+    assert out.dtypes.equals(new.dtypes) and not out.isna().any().any()
+    assert out["k"].iloc[1] in {0.0, 1.0, 2.0}
+
+
+@pytest.mark.parametrize(
+    "categories",
+    [
+        pd.date_range("2020-01-01", periods=3),
+        pd.date_range("2020-01-01", periods=3, tz="Europe/Paris"),
+        pd.to_timedelta([1, 2, 3], unit="h"),
+        pd.period_range("2020-01", periods=3, freq="M"),
+        pd.interval_range(0, 3),
+    ],
+    ids=["datetime", "datetime_tz", "timedelta", "period", "interval"],
+)
+def test_category_columns_of_dates_or_intervals_are_refused_before_training(categories):
+    column = pd.Categorical(np.resize(np.asarray(categories), 30), categories=categories)
+    with pytest.raises(TypeError, match=r"column 'when' is a category column .*rename_categories"):
+        DiffPuterImputer(**FAST).fit(_frame(when=column))
+
+
+def test_pd_cut_column_is_refused_before_training():
+    frame = _frame(when=pd.cut(np.arange(30.0), 3))  # categories: intervals
+    with pytest.raises(TypeError, match=r"column 'when' .* dtype interval\[float64, right\]"):
+        DiffPuterImputer(**FAST).fit(frame)
+    imp = DiffPuterImputer(**FAST).fit(frame.assign(when=frame["when"].cat.rename_categories(str)))
+    assert imp.encoder_.columns_[2].categories[0] == "(-0.029, 9.667]"  # the fix works

@@ -32,7 +32,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_some_observed, check_width, warn_if_mixed
+from ._validation import check_kind, check_some_observed, check_width, warn_if_mixed
 from .config import NUMERIC_TRANSFORMS, EncodingConfig
 
 __all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
@@ -143,6 +143,10 @@ def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _tuple(value: list[Any]) -> tuple[Any, ...]:
+    return tuple(_tuple(v) if isinstance(v, list) else v for v in value)
+
+
 def _sorted_categories(values: pd.Series) -> list[Any]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         present = set(values.dropna().unique().tolist())
@@ -166,11 +170,27 @@ def _cast_numeric(values: np.ndarray, dtype: Any) -> np.ndarray:
     return values.astype(target)
 
 
+def _with_categories(series: pd.Series, values: np.ndarray) -> pd.Series:
+    """A category column that can take ``values``: its own categories, in their order,
+    then those of ``values`` it lacks (in order of first appearance)."""
+    present = series.cat.categories
+    added = [v for v in pd.unique(np.asarray(values, dtype=object)) if v not in present]
+    return series.cat.add_categories(added) if added else series
+
+
 def _check_scalars(series: pd.Series) -> None:
-    """Object columns may hold strings, numbers and booleans only."""
-    if not ptypes.is_object_dtype(series.dtype):
+    """Object columns (and a category column's object categories) may hold strings,
+    numbers and booleans only."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = dtype.categories  # categories of other dtypes: check_table
+        if not ptypes.is_object_dtype(values.dtype):
+            return
+    elif ptypes.is_object_dtype(dtype):
+        values = series.dropna()
+    else:
         return
-    bad = [v for v in series.dropna() if not isinstance(v, (str, int, float, bool, np.generic))]
+    bad = [v for v in values if not isinstance(v, (str, int, float, bool, np.generic))]
     if bad:
         raise TypeError(
             f"column {series.name!r} holds a {type(bad[0]).__name__} value ({bad[0]!r}); "
@@ -364,6 +384,7 @@ class TableEncoder:
         raw = np.full((n, self.n_encoded), np.nan)
         for i, (col, block) in enumerate(zip(self.columns_, self.blocks(), strict=True)):
             series = frame.iloc[:, i]
+            check_kind(series, col.kind == NUMERIC, col.categories)
             if col.kind == NUMERIC:
                 raw[:, block.start] = _numeric_values(series)
                 continue
@@ -482,8 +503,11 @@ class TableEncoder:
     def fill(self, frame: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
         """A copy of ``frame`` with its missing cells replaced by the decoded ``z``.
 
-        Observed cells are taken from ``frame`` itself (bit for bit). Non-finite values
-        in ``z`` fall back to the column mean or mode, with a warning.
+        Observed cells are taken from ``frame`` itself (bit for bit), and every column
+        keeps its dtype, except that a ``category`` column lacking an imputed value
+        among its categories (new rows made with ``.astype("category")`` have only the
+        categories present) gets it appended to them, after its own in their order.
+        Non-finite values in ``z`` fall back to the column mean or mode, with a warning.
         """
         raw = self.unscale(z)
         out = frame.copy()
@@ -501,6 +525,8 @@ class TableEncoder:
             filled = series.copy()
             if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
                 values = _cast_numeric(values, series.dtype)  # numbers, or numeric codes
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                filled = _with_categories(filled, values)
             filled[missing] = values
             out.isetitem(i, filled)
         if fallbacks:
@@ -516,7 +542,7 @@ class TableEncoder:
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {
-            "categorical_columns": list(self.categorical_columns or []),
+            "categorical_columns": [_python_scalar(c) for c in self.categorical_columns or []],
             **{name: getattr(self, name) for name in _SETTINGS},
             "columns": [asdict(c) for c in self.columns_],
             "mean": self.mean_.tolist(),
@@ -528,6 +554,9 @@ class TableEncoder:
         settings = {name: data[name] for name in _SETTINGS if name in data}  # older files: none
         enc = cls(categorical_columns=data["categorical_columns"] or None, **settings)
         enc.columns_ = [ColumnInfo(**c) for c in data["columns"]]
+        for col in enc.columns_:  # JSON gives a MultiIndex's tuple labels back as lists
+            if isinstance(col.name, list):
+                col.name = _tuple(col.name)
         for col in enc.columns_:
             knots = col.quantiles
             if knots is not None and (

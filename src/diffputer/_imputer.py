@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,17 +47,35 @@ OVERRIDES = (
 )
 
 
+# the ``device`` strings the estimator accepts (N: a CUDA device's index)
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
 def cuda_missing(device: str) -> bool:
     """Whether ``device`` asks for CUDA on a machine without it."""
     return str(device).startswith("cuda") and not torch.cuda.is_available()
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when available; asking for CUDA without it is an error."""
+    """``"auto"`` picks CUDA when available; an unknown device string, or one asking for
+    a backend this machine lacks (CUDA, MPS), is a ``ValueError``."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ValueError(
+            f"device={device!r} is not a device diffputer knows; use one of "
+            f"{', '.join(map(repr, DEVICES))} (N: the index of a CUDA device)"
+        )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if cuda_missing(device):
         raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} was requested but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), numbered from 0"
+        )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available")
     return torch.device(device)
 
 
@@ -87,6 +106,45 @@ def _with_column_hint(exc: ValueError) -> ValueError:
     return ValueError(
         f"{message}\nSelect the columns seen in fit, in their order: X[imputer.feature_names_in_]"
     )
+
+
+def _plain_label(label: Any) -> Any:
+    """A column label as a model file gives it back: numpy scalars as Python ones, and
+    tuples (MultiIndex columns), which JSON stores as lists, as tuples."""
+    if isinstance(label, (list, tuple)):
+        return tuple(_plain_label(v) for v in label)
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _check_labels(fitted: list[Any], columns: pd.Index) -> None:
+    """Column labels that are not all strings, checked as scikit-learn checks string ones.
+
+    scikit-learn records and checks ``feature_names_in_`` only for string names, and
+    the encoder reads columns by position, so integer labels (``pd.DataFrame(array)``,
+    ``read_csv(header=None)``) in another order would be imputed with another column's
+    model. Same errors as for string names.
+    """
+    seen = [_plain_label(c) for c in fitted]
+    now = [_plain_label(c) for c in columns]
+    if now == seen:
+        return
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen = [c for c in now if c not in seen]
+    missing = [c for c in seen if c not in now]
+    for title, names in (
+        ("Feature names unseen at fit time:", unseen),
+        ("Feature names seen at fit time, yet now missing:", missing),
+    ):
+        if names:
+            listed = [f"- {c!r}" for c in names[:5]] + (["- ..."] if len(names) > 5 else [])
+            message += "\n".join([title, *listed]) + "\n"
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    if len(seen) <= 10:
+        fix = f"X[{seen!r}]"
+    else:
+        fix = "X[[c.name for c in imputer.encoder_.columns_]]"
+    raise ValueError(f"{message}Select the columns seen in fit, in their order: {fix}")
 
 
 def _bounds(encoder: TableEncoder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,8 +188,9 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         argument; it is saved with the model.
     random_state : int, RandomState instance or None, default=None
         Seeds training and sampling; an int makes ``fit`` and ``transform`` repeatable.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
-        Where the network runs; ``"auto"`` uses CUDA when available.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
+        Where the network runs; ``"auto"`` uses CUDA when available. Another string,
+        or a device this machine lacks, is a ``ValueError`` when fitting.
     verbose : int, default=0
         0 prints nothing; 1 shows progress bars on stderr; 2 also a line per EM iteration.
     categorical_columns : list of column labels (or indices for arrays), default=None
@@ -304,12 +363,17 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         if frame.shape[1] == 0:
             raise ValueError("X has 0 features; at least one column is required")
         check_table(frame)  # rows, duplicate names, dtypes, infinity
+        if not reset and array_dtype is None and getattr(self, "_column_labels_", None):
+            _check_labels(self._column_labels_, frame.columns)  # before the count check
         try:
             validate_data(self, X, skip_check_array=True, reset=reset)  # names, n_features_in_
         except ValueError as exc:
             if "feature names" not in str(exc):
                 raise
             raise _with_column_hint(exc) from None
+        if reset:  # labels that are not strings: scikit-learn does not record them
+            named = array_dtype is None and not hasattr(self, "feature_names_in_")
+            self._column_labels_ = [_plain_label(c) for c in frame.columns] if named else None
         if not reset and frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
@@ -433,11 +497,18 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
-            Same columns as in ``fit``.
+            Same columns as in ``fit``, in the same order (checked by label for a
+            DataFrame, whatever the labels' type), each holding the same kind of
+            values: a numeric column numbers, a categorical one a dtype that takes
+            its categories (a ``TypeError`` naming the column otherwise).
 
         Returns
         -------
-        Same type as ``X``, with the same shape, index, column order and dtypes.
+        Same type as ``X``, with the same shape, index, column order and dtypes; but a
+        ``category`` column whose categories lack an imputed value (new rows made with
+        ``.astype("category")`` have only the categories present) gets that value
+        appended to its categories, after its own in their order. Observed cells are
+        unchanged.
         """
         check_is_fitted(self)
         frame, array_dtype = self._check_input(X, reset=False)

@@ -25,7 +25,7 @@ from safetensors.torch import save as st_save
 from sklearn.utils.validation import check_is_fitted
 
 from ._em import denoiser_for
-from ._encoding import TableEncoder
+from ._encoding import TableEncoder, _python_scalar
 from ._io import atomic_write
 from ._version import __version__
 from .config import Preset
@@ -146,8 +146,8 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     if not (out["random_state"] is None or isinstance(out["random_state"], int)):
         out["random_state"] = None  # a RandomState instance cannot be stored as data
-    if out["categorical_columns"] is not None:
-        out["categorical_columns"] = list(out["categorical_columns"])
+    if out["categorical_columns"] is not None:  # numpy scalars as Python ones
+        out["categorical_columns"] = [_python_scalar(c) for c in out["categorical_columns"]]
     if isinstance(out["preset"], Preset):  # custom settings, stored as data
         out["preset"] = out["preset"].to_dict()
     return out
@@ -165,6 +165,9 @@ def save_model(estimator: Any, path: str | Path) -> None:
         "feature_names_in": (
             list(estimator.feature_names_in_) if hasattr(estimator, "feature_names_in_") else None
         ),
+        # labels that are not strings (None: strings, checked as feature_names_in, or
+        # an array); a MultiIndex's tuples come back as lists, which the check accepts
+        "column_labels": getattr(estimator, "_column_labels_", None),
         "n_iter": estimator.n_iter_,
         "history": estimator.history_,
     }
@@ -248,6 +251,10 @@ def _rebuild(cls: type, doc: dict[str, Any], tensors: dict[str, torch.Tensor]):
         raise ValueError("the encoder's columns do not match n_features_in")
     if doc["feature_names_in"] is not None:
         est.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+    labels = doc.get("column_labels")  # absent from older files: not checked
+    if labels is not None and (not isinstance(labels, list) or len(labels) != est.n_features_in_):
+        raise ValueError("the column labels do not match n_features_in")
+    est._column_labels_ = labels
     est.n_iter_ = int(doc["n_iter"])
     est.history_ = doc["history"]
     return est

@@ -1,6 +1,7 @@
 """Checks on an input table before any work, with errors that name the column.
 
-:func:`check_table` runs at both ``fit`` and ``transform`` time. The others only make
+:func:`check_table` runs at both ``fit`` and ``transform`` time, :func:`check_kind` on
+every column the encoder reads (it matters at ``transform``). The others only make
 sense when learning the encoding (columns without an observed value, mixed object
 columns, very wide one-hot blocks) and are called by :class:`~diffputer.TableEncoder`
 in ``fit``. The behaviour for each awkward input, and why, is tabulated in the README
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-__all__ = ["check_some_observed", "check_table", "check_width", "warn_if_mixed"]
+__all__ = ["check_kind", "check_some_observed", "check_table", "check_width", "warn_if_mixed"]
 
 # A categorical column with at least this many categories, most of them seen once, is
 # probably an identifier: warn (it costs a one-hot column per category and helps nothing).
@@ -83,6 +84,13 @@ def _dtype_hint(name: Hashable, dtype: Any) -> str | None:
 
 def _check_dtype(name: Hashable, dtype: Any) -> None:
     hint = _dtype_hint(name, dtype)
+    if hint is None and isinstance(dtype, pd.CategoricalDtype):  # e.g. pd.cut's intervals
+        categories = dtype.categories.dtype
+        if _dtype_hint(name, categories) is not None:
+            hint = (
+                f"is a category column whose categories have dtype {categories}; make "
+                f"them strings first, e.g. X[{name!r}] = X[{name!r}].cat.rename_categories(str)"
+            )
     if hint is not None:
         raise TypeError(f"column {name!r} {hint}. diffputer imputes numbers and categories only")
 
@@ -101,6 +109,85 @@ def _check_finite(series: pd.Series) -> None:
             f"column {series.name!r} holds {n_inf} infinite value(s) (inf or -inf); "
             "only NaN cells are imputed. Replace them first, e.g. "
             "X = X.replace([np.inf, -np.inf], np.nan) to have them imputed"
+        )
+
+
+# ---------------------------------------------------------------------- transform time
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number, np.bool_))
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, (int, np.integer, np.bool_)):
+        return True
+    return _is_number(value) and float(value).is_integer()
+
+
+def _not_numeric(series: pd.Series) -> str | None:
+    """Why ``series`` cannot stand for a numeric column (None: it can)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = dtype.categories.dtype
+        if ptypes.is_numeric_dtype(categories) and not ptypes.is_bool_dtype(categories):
+            return None
+        return f"is a category column with categories of dtype {categories}"
+    if ptypes.is_bool_dtype(dtype):
+        return f"holds booleans (dtype {dtype})"
+    if ptypes.is_numeric_dtype(dtype):
+        return None
+    if isinstance(dtype, pd.StringDtype):
+        return f"holds text (dtype {dtype})"
+    if ptypes.is_object_dtype(dtype):
+        text = next((v for v in series.dropna() if isinstance(v, (str, bytes))), None)
+        if text is not None:
+            return f"holds text such as {text!r} (dtype object)"
+    return None  # anything else that is not a number fails its float conversion
+
+
+def _cannot_hold(dtype: Any, categories: list[Any]) -> bool:
+    """Whether a column of ``dtype`` cannot take the categorical column's imputations."""
+    if isinstance(dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(dtype):
+        return False  # any value (new categories are added to a category column)
+    if isinstance(dtype, pd.StringDtype):
+        return not all(isinstance(c, str) for c in categories)
+    if ptypes.is_bool_dtype(dtype):
+        return not all(isinstance(c, (bool, np.bool_)) for c in categories)
+    if ptypes.is_integer_dtype(dtype):
+        return not all(_is_integral(c) for c in categories)
+    return not all(_is_number(c) for c in categories)  # floats
+
+
+def check_kind(series: pd.Series, numeric: bool, categories: list[Any] | None) -> None:
+    """At ``transform``: the column can hold what it held in fit, or a clear error.
+
+    ``numeric``: the column was numeric in fit; ``categories``: else its categories.
+    A numeric column must hold numbers (not text, not booleans); a categorical one must
+    have a dtype that takes its categories (object and category take anything).
+    Checked before sampling, so that the imputations never fail to fit their column.
+
+    Raises
+    ------
+    TypeError
+        Naming the column, what it was in fit and what it is now.
+    """
+    name, dtype = series.name, series.dtype
+    if numeric:
+        problem = _not_numeric(series)
+        if problem is not None:
+            fix = (
+                f"X[{name!r}].astype(float)"
+                if ptypes.is_bool_dtype(dtype)
+                else f"pd.to_numeric(X[{name!r}], errors='coerce')"
+            )
+            raise TypeError(
+                f"column {name!r} was numeric in fit but now {problem}; convert it, e.g. {fix}"
+            )
+    elif categories and _cannot_hold(dtype, categories):
+        examples = categories[:3]
+        raise TypeError(
+            f"column {name!r} was categorical in fit (categories such as {examples}) but now "
+            f"has dtype {dtype}, which cannot hold them; convert it back to values like "
+            "those (an object or category column takes any)"
         )
 
 
