@@ -187,7 +187,10 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         ``get_preset("fast").replace(sigma_max=40.0)`` for one that has no constructor
         argument; it is saved with the model.
     random_state : int, RandomState instance or None, default=None
-        Seeds training and sampling; an int makes ``fit`` and ``transform`` repeatable.
+        Seeds training and sampling; an int makes ``fit`` and ``transform`` repeatable
+        (a call on the same rows gives the same imputations; the same rows imputed in
+        other batches, one at a time say, get other draws). A model file keeps an int;
+        a ``RandomState`` instance is saved as None (it is not data).
     device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
         Where the network runs; ``"auto"`` uses CUDA when available. Another string,
         or a device this machine lacks, is a ``ValueError`` when fitting.
