@@ -449,3 +449,16 @@ def test_saved_model_reads_a_csv_as_trained(tmp_path):
     assert not out.isna().any().any() and set(out["code"]) <= {"1", "2", "x"}
     imputed_x = out["x"][new["x"].isna().to_numpy()]
     assert len(imputed_x) and (imputed_x != imputed_x.round()).any()  # not rounded
+
+
+def test_numbers_with_a_few_placeholders_are_named(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    values = [str(i / 4) for i in range(30)]
+    values[5], values[9] = "?", ""
+    src.write_text("x,y\n" + "".join(f"{v},{i % 3}\n" for i, v in enumerate(values)))
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "column 'x' reads as numbers except 1 cell(s) such as '?'" in err
+    assert "--na-values" in err
+    assert main(["impute", str(src), "-o", str(tmp_path / "p.csv"), "-q", "--na-values", "?"]) == 0
+    assert capsys.readouterr().err == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +233,7 @@ def _numeric_or_text(text: pd.Series) -> pd.Series:
     try:
         numbers = pd.to_numeric(text)
     except (ValueError, TypeError):
+        _warn_if_mostly_numbers(text.name, observed)
         return text
     if observed.str.fullmatch(_INTEGER.pattern).all():
         try:
@@ -239,6 +241,22 @@ def _numeric_or_text(text: pd.Series) -> pd.Series:
         except (TypeError, ValueError, OverflowError):
             pass  # beyond int64: as floats
     return numbers.astype(np.float64)
+
+
+def _warn_if_mostly_numbers(name: Hashable, observed: pd.Series) -> None:
+    """A text column whose cells nearly all read as numbers probably holds numbers
+    with a few placeholders: it stays categorical, but say which texts did it."""
+    parsed = pd.to_numeric(observed, errors="coerce")
+    odd = observed[parsed.isna()]
+    if len(observed) and len(odd) <= 0.1 * len(observed):
+        shown = ", ".join(repr(t) for t in odd.unique()[:5])
+        warnings.warn(
+            f"column {name!r} reads as numbers except {len(odd)} cell(s) such as {shown}; it "
+            "is treated as categorical. If those mark missing values, name them with "
+            "--na-values",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _as_trained(text: pd.Series, info: Any) -> pd.Series:
