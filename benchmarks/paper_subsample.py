@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _cell import SETTINGS, Cell, load_cell
+from _cell import SETTINGS, Cell, load_cell, settings
 from diffputer import DiffPuterImputer
 from diffputer.bench.baselines import make
 from diffputer.bench.metrics import z_errors
+from diffputer.config import get_preset
 from speed import diffputer_details
 
 
@@ -58,11 +59,14 @@ def _impute(estimator, cell: Cell, part: Path, **fit_kwargs) -> dict:
     }
 
 
-def _fit_diffputer(cell: Cell, preset: str, seed: int, part: Path, verbose: int) -> dict:
-    """Fit ``preset`` on the in-sample rows (checkpointed in ``part``), impute both
-    settings, save the model and imputations in ``part``; returns the measurements."""
+def _fit_diffputer(
+    cell: Cell, preset: str, seed: int, part: Path, verbose: int, overrides: dict | None = None
+) -> dict:
+    """Fit ``preset`` (with ``overrides``) on the in-sample rows (checkpointed in
+    ``part``), impute both settings, save the model and imputations in ``part``;
+    returns the measurements."""
     imp = DiffPuterImputer(
-        preset=preset,
+        preset=get_preset(preset).replace(**overrides) if overrides else preset,
         random_state=seed,
         categorical_columns=cell.categorical or None,
         verbose=verbose,
@@ -140,7 +144,16 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=None, help="comma-separated parts to run (default all)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--verbose", type=int, default=0, help="the imputer's progress (stderr)")
+    ap.add_argument(
+        "--paper-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the paper preset only (e.g. train_precision=bf16); "
+        "use another --work-dir, as its part is still called paper",
+    )
     args = ap.parse_args(argv)
+    paper_overrides = settings(args.paper_set)
 
     cell = load_cell(args.dataset, args.mask, args.max_rows)
     work_dir = Path(args.work_dir) / f"{args.dataset}_{args.max_rows}_{args.mask}"
@@ -156,10 +169,13 @@ def main(argv=None) -> int:
     )
     for name, (preset, seed) in parts.items():
         if only is None or name in only:
+            extra = paper_overrides if name == "paper" else None
             results[name] = run_part(
                 cell,
                 name,
-                lambda part, p=preset, s=seed: _fit_diffputer(cell, p, s, part, args.verbose),
+                lambda part, p=preset, s=seed, o=extra: _fit_diffputer(
+                    cell, p, s, part, args.verbose, o
+                ),
                 work_dir,
             )
     if only is None or args.baseline in only:
@@ -209,6 +225,7 @@ def main(argv=None) -> int:
             "max_rows": args.max_rows,
             "mask": args.mask,
             "n_in_sample": n_in,
+            "paper_overrides": paper_overrides,
             "runs": {n: {k: v for k, v in r.items() if k != "errors"} for n, r in results.items()},
             "summary": summary,
             # each hidden numeric cell's signed error (z units), per run and setting, in
