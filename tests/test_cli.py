@@ -308,7 +308,8 @@ def test_csv_observed_cells_are_written_back_as_their_text(tmp_path):
         age = "" if i % 4 == 1 else str(20 + i)
         score = "" if i % 5 == 2 else f"{rng.normal():.3f}"
         note = "" if i % 6 == 3 else ('"a, b"' if i % 2 else "plain")
-        rows.append(f"{i:05d},{age},0{4000 + i},{note},{score}")
+        zip_code = "" if i % 7 == 4 else f"0{4000 + i}"
+        rows.append(f"{i:05d},{age},{zip_code},{note},{score}")
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     src.write_text("\n".join(rows) + "\n")
     assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
@@ -324,6 +325,8 @@ def test_csv_observed_cells_are_written_back_as_their_text(tmp_path):
                 assert b != ""
                 if j == 1:  # age: whole numbers in, whole numbers out
                     assert b.lstrip("-").isdigit(), b
+                if j == 2:  # zip codes: zero-padded to the observed width
+                    assert b.isdigit() and len(b) == 5, b
     assert filled == sum(cell == "" for row in before[1:] for cell in row)
 
 

@@ -132,10 +132,11 @@ class CsvText:
 
     def filled(self, result: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
         """The text table with each missing cell replaced by ``result``'s value there
-        (whole numbers without a decimal point, other numbers in Python's shortest
-        round-trip form, categories as their text). ``copy=False`` fills :attr:`text`
-        itself (its missing markers are then gone), column by column, which saves
-        holding a large table twice."""
+        (whole numbers without a decimal point, zero-padded like the column's observed
+        cells when those are all digit strings of one width with leading zeros; other
+        numbers in Python's shortest round-trip form; categories as their text).
+        ``copy=False`` fills :attr:`text` itself (its missing markers are then gone),
+        column by column, which saves holding a large table twice."""
         out = self.text
         if copy:
             out = out.copy()
@@ -144,6 +145,9 @@ class CsvText:
             if rows.size:
                 text = out.iloc[:, i]
                 new = [_cell_text(v) for v in result.iloc[rows, i]]
+                width = _zero_padded_width(text[~self.missing[:, i]])
+                if width:  # codes such as 04256: imputed ones padded alike
+                    new = [t.zfill(width) if t.isdigit() else t for t in new]
                 # a whole column at a time, replacing the old one: the text stays in its
                 # compact array, and a large table is not held twice
                 filler = pd.Series(new, index=text.index[rows], dtype=text.dtype)
@@ -283,6 +287,15 @@ def _as_trained(text: pd.Series, info: Any) -> pd.Series:
         except (ValueError, TypeError):
             return text
     return text
+
+
+def _zero_padded_width(observed: pd.Series) -> int:
+    """The common width of a column of zero-padded digit strings (``04256``), else 0."""
+    if observed.empty or not observed.str.fullmatch(r"\d+").all():
+        return 0
+    widths = observed.str.len()
+    padded = observed.str.startswith("0") & (widths > 1)
+    return int(widths.iloc[0]) if padded.any() and (widths == widths.iloc[0]).all() else 0
 
 
 def _cell_text(value: Any) -> str:
