@@ -465,3 +465,37 @@ def test_numbers_with_a_few_placeholders_are_named(tmp_path, capsys):
     assert "--na-values" in err
     assert main(["impute", str(src), "-o", str(tmp_path / "p.csv"), "-q", "--na-values", "?"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_blank_and_short_lines(tmp_path, capsys):
+    """A one-column file's blank lines are missing cells (pandas would drop them, and
+    the rows after would move up); a short row is refused like a long one."""
+    one, out = tmp_path / "one.csv", tmp_path / "o.csv"
+    one.write_text("a\n1\n\n3\n4\n\n6\n")
+    assert main(["impute", str(one), "-o", str(out), "-q"]) == 0
+    cells = [row[0] for row in _cells(out)]
+    assert len(cells) == 7 and cells[:2] == ["a", "1"] and cells[3:5] == ["3", "4"]
+    assert all(c.isdigit() for c in cells[1:])
+    short = tmp_path / "short.csv"
+    short.write_text("a,b,c\n1,x,2\n2,y\n3,z,4\n")
+    assert main(["impute", str(short), "-o", str(tmp_path / "s.csv"), "-q"]) == 1
+    _one_line_error(capsys, "line 3 has 2 field(s), the header 3")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["impute", str(empty), "-o", str(tmp_path / "e.csv"), "-q"]) == 1
+    _one_line_error(capsys, "empty.csv is empty")
+
+
+def test_parquet_index_kept_in_a_csv(table, tmp_path):
+    src, dst = tmp_path / "in.parquet", tmp_path / "out.csv"
+    table.assign(rid=[f"r{i}" for i in range(len(table))]).set_index("rid").to_parquet(src)
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    out = pd.read_csv(dst)
+    assert list(out.columns) == ["rid", *table.columns] and out["rid"].iloc[3] == "r3"
+
+
+def test_na_values_are_stripped(tmp_path):
+    src, dst = tmp_path / "in.csv", tmp_path / "o.csv"
+    src.write_text("x,y\n" + "".join(f"{'?' if i % 5 == 0 else i},{i % 3}\n" for i in range(20)))
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=-, ?"]) == 0
+    assert all(row[0].isdigit() for row in _cells(dst)[1:])  # '?' was missing: imputed

@@ -7,10 +7,16 @@ the very text they were read as (``007`` stays ``007``, ``79`` does not become
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import io
+import lzma
 import os
 import re
 import secrets
 import warnings
+import zipfile
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,7 +188,9 @@ def read_csv_text(
     """
     read = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_filter=False)
     try:
-        raw = pd.read_csv(path, encoding=encoding, **read)
+        width = _check_rows(path, sep, encoding)
+        # a one-column file's blank line is a missing cell (pandas would skip it)
+        raw = pd.read_csv(path, encoding=encoding, skip_blank_lines=width != 1, **read)
     except UnicodeDecodeError as exc:
         raise ValueError(
             f"{path} is not {encoding} text (byte {exc.object[exc.start : exc.end]!r} at "
@@ -193,6 +201,11 @@ def read_csv_text(
         first = pd.read_csv(path, encoding=encoding, nrows=1, **read)
         _check_separator(path, [str(h) for h in first.iloc[0]], sep)
         raise ValueError(f"{path}: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: no header, no rows") from None
+    if width == 1:  # blank lines at the end are the file's end, not missing cells
+        last = raw.iloc[:, 0].ne("").to_numpy().nonzero()[0]
+        raw = raw.iloc[: last[-1] + 1 if last.size else 0]
     header = ["" if pd.isna(h) else str(h) for h in raw.iloc[0]] if len(raw) else []
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -208,6 +221,42 @@ def read_csv_text(
     markers = set(DEFAULT_NA_VALUES if na_values is None else na_values) | {""}
     missing = text.isin(markers).to_numpy(dtype=bool)
     return CsvText(text, missing, sep, encoding, _starts_with_bom(path))
+
+
+def _open_text(path: str | Path, encoding: str):
+    """``path`` opened as text, decompressed by its suffix as pandas does."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        if len(names) != 1:
+            raise ValueError(f"{path}: a .zip must hold one file, not {len(names)}")
+        return io.TextIOWrapper(archive.open(names[0]), encoding=encoding, newline="")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(suffix)
+    if opener is not None:
+        return opener(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
+
+
+def _check_rows(path: str | Path, sep: str, encoding: str) -> int:
+    """The header's width, after refusing a row with fewer fields than the header
+    (pandas would pad it with empty cells, which would then be imputed). Blank lines
+    are left to the reader: missing cells in a one-column file, skipped otherwise.
+
+    One streaming pass with the ``csv`` module (quoting as pandas reads it)."""
+    with _open_text(path, encoding) as f:
+        rows = csv.reader(f, delimiter=sep)
+        header = next(rows, None)
+        if header is None:
+            return 0
+        width = len(header)
+        for row in rows:
+            if row and len(row) < width:
+                raise ValueError(
+                    f"{path}: line {rows.line_num} has {len(row)} field(s), the header "
+                    f"{width}; a short row is refused rather than padded with missing cells"
+                )
+    return width
 
 
 def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
@@ -283,9 +332,15 @@ def _as_trained(text: pd.Series, info: Any) -> pd.Series:
         return text.map(lambda t: words.get(t.strip().lower(), t), na_action="ignore")
     if categories and all(isinstance(c, (int, float)) for c in categories):
         try:
-            return pd.to_numeric(text)
+            numbers = pd.to_numeric(text)
         except (ValueError, TypeError):
             return text
+        if all(isinstance(c, int) for c in categories):
+            try:  # whole-number categories: imputed as 3, not 3.0
+                return numbers.astype("Int64")
+            except (TypeError, ValueError, OverflowError):
+                pass
+        return numbers
     return text
 
 
@@ -355,7 +410,10 @@ def write_table(frame: pd.DataFrame, path: str | Path, sep: str = ",") -> None:
     ``path``'s extension."""
     fmt = table_format(path)
     if fmt == "csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, sep=sep))
+        # an index that is not the default 0..n-1 (a Parquet file's ids) is kept as
+        # leading column(s)
+        index = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=index, sep=sep))
     else:
         # the index is kept (a RangeIndex as metadata only, others as columns)
         atomic_write(path, lambda tmp: frame.to_parquet(tmp))

@@ -103,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="comma-separated texts that mark a missing CSV cell besides the empty one "
         "(default pandas' markers: NA, N/A, NaN, null, None, ...; --na-values '' "
-        "for empty cells only)",
+        "for empty cells only; a list starting with '-' as --na-values=-,?)",
     )
     imp.add_argument("--save-model", metavar="M", help="also save the fitted model to M")
     imp.add_argument("--model", metavar="M", help="use a saved model: impute without training")
@@ -252,7 +252,9 @@ def _impute(args: argparse.Namespace) -> int:
     text = None
     if csv_in:
         # as text: observed cells are written back as they were read
-        na_values = None if args.na_values is None else args.na_values.split(",")
+        na_values = None  # pandas' markers
+        if args.na_values is not None:
+            na_values = [v.strip() for v in args.na_values.split(",")]
         text = read_csv_text(src, sep=sep, encoding=args.encoding, na_values=na_values)
         kinds = {c.name: c for c in imputer.encoder_.columns_} if imputer else None
         frame = text.typed(categorical, kinds)
