@@ -35,7 +35,7 @@ from scipy.special import ndtr, ndtri
 from ._validation import check_kind, check_some_observed, check_width, warn_if_mixed
 from .config import NUMERIC_TRANSFORMS, EncodingConfig
 
-__all__ = ["SCALE", "ColumnInfo", "TableEncoder"]
+__all__ = ["SCALE", "ColumnInfo", "TableEncoder", "plain_label"]
 
 SCALE = 0.5  # observed cells get std 0.5 = sigma_data
 
@@ -143,8 +143,12 @@ def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _tuple(value: list[Any]) -> tuple[Any, ...]:
-    return tuple(_tuple(v) if isinstance(v, list) else v for v in value)
+def plain_label(label: Any) -> Any:
+    """A column label as a model file gives it back: numpy scalars as Python ones, and
+    tuples (MultiIndex columns), which JSON stores as lists, as tuples."""
+    if isinstance(label, (list, tuple)):
+        return tuple(plain_label(v) for v in label)
+    return _python_scalar(label)
 
 
 def _sorted_categories(values: pd.Series) -> list[Any]:
@@ -556,7 +560,7 @@ class TableEncoder:
         enc.columns_ = [ColumnInfo(**c) for c in data["columns"]]
         for col in enc.columns_:  # JSON gives a MultiIndex's tuple labels back as lists
             if isinstance(col.name, list):
-                col.name = _tuple(col.name)
+                col.name = plain_label(col.name)
         for col in enc.columns_:
             knots = col.quantiles
             if knots is not None and (

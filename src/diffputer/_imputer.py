@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._checkpoint import EMCheckpoint, fingerprint
 from ._em import EMResult, e_step, run_em
-from ._encoding import TableEncoder
+from ._encoding import TableEncoder, plain_label
 from ._progress import Progress, progress_bar
 from ._validation import check_table
 from .config import DEFAULT_PRESET, PRESETS, SETTING_CONSTRAINTS, Preset, get_preset
@@ -108,14 +108,6 @@ def _with_column_hint(exc: ValueError) -> ValueError:
     )
 
 
-def _plain_label(label: Any) -> Any:
-    """A column label as a model file gives it back: numpy scalars as Python ones, and
-    tuples (MultiIndex columns), which JSON stores as lists, as tuples."""
-    if isinstance(label, (list, tuple)):
-        return tuple(_plain_label(v) for v in label)
-    return label.item() if isinstance(label, np.generic) else label
-
-
 def _check_labels(fitted: list[Any], columns: pd.Index) -> None:
     """Column labels that are not all strings, checked as scikit-learn checks string ones.
 
@@ -124,8 +116,8 @@ def _check_labels(fitted: list[Any], columns: pd.Index) -> None:
     ``read_csv(header=None)``) in another order would be imputed with another column's
     model. Same errors as for string names.
     """
-    seen = [_plain_label(c) for c in fitted]
-    now = [_plain_label(c) for c in columns]
+    seen = [plain_label(c) for c in fitted]
+    now = [plain_label(c) for c in columns]
     if now == seen:
         return
     message = "The feature names should match those that were passed during fit.\n"
@@ -376,7 +368,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             raise _with_column_hint(exc) from None
         if reset:  # labels that are not strings: scikit-learn does not record them
             named = array_dtype is None and not hasattr(self, "feature_names_in_")
-            self._column_labels_ = [_plain_label(c) for c in frame.columns] if named else None
+            self._column_labels_ = [plain_label(c) for c in frame.columns] if named else None
         if not reset and frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
