@@ -13,7 +13,6 @@ import gzip
 import io
 import lzma
 import os
-import re
 import secrets
 import warnings
 import zipfile
@@ -59,7 +58,7 @@ DEFAULT_NA_VALUES = (
     "null",
 )
 
-_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_INTEGER = r"\s*[+-]?\d+\s*"  # a whole-number literal, as pandas reads one
 _BOM = b"\xef\xbb\xbf"
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -206,7 +205,7 @@ def read_csv_text(
     if width == 1:  # blank lines at the end are the file's end, not missing cells
         last = raw.iloc[:, 0].ne("").to_numpy().nonzero()[0]
         raw = raw.iloc[: last[-1] + 1 if last.size else 0]
-    header = ["" if pd.isna(h) else str(h) for h in raw.iloc[0]] if len(raw) else []
+    header = [str(h) for h in raw.iloc[0]] if len(raw) else []  # no NaN: na_filter=False
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if name in seen:
@@ -288,12 +287,17 @@ def _numeric_or_text(text: pd.Series) -> pd.Series:
     except (ValueError, TypeError):
         _warn_if_mostly_numbers(text.name, observed)
         return text
-    if observed.str.fullmatch(_INTEGER.pattern).all():
-        try:
-            return numbers.astype("Int64")
-        except (TypeError, ValueError, OverflowError):
-            pass  # beyond int64: as floats
-    return numbers.astype(np.float64)
+    whole = _as_int64(numbers) if observed.str.fullmatch(_INTEGER).all() else None
+    return whole if whole is not None else numbers.astype(np.float64)
+
+
+def _as_int64(numbers: pd.Series) -> pd.Series | None:
+    """``numbers`` as nullable Int64, or None when they do not fit (beyond int64, or
+    not whole)."""
+    try:
+        return numbers.astype("Int64")
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _warn_if_mostly_numbers(name: Hashable, observed: pd.Series) -> None:
@@ -320,12 +324,8 @@ def _as_trained(text: pd.Series, info: Any) -> pd.Series:
             numbers = pd.to_numeric(text)
         except (ValueError, TypeError):
             return text
-        if info.integer:
-            try:
-                return numbers.astype("Int64")
-            except (TypeError, ValueError, OverflowError):
-                pass
-        return numbers.astype(np.float64)
+        whole = _as_int64(numbers) if info.integer else None
+        return whole if whole is not None else numbers.astype(np.float64)
     categories = info.categories or []
     if categories and all(isinstance(c, bool) for c in categories):
         words = {"true": True, "false": False}
@@ -335,12 +335,9 @@ def _as_trained(text: pd.Series, info: Any) -> pd.Series:
             numbers = pd.to_numeric(text)
         except (ValueError, TypeError):
             return text
-        if all(isinstance(c, int) for c in categories):
-            try:  # whole-number categories: imputed as 3, not 3.0
-                return numbers.astype("Int64")
-            except (TypeError, ValueError, OverflowError):
-                pass
-        return numbers
+        # whole-number categories: imputed as 3, not 3.0
+        whole = _as_int64(numbers) if all(isinstance(c, int) for c in categories) else None
+        return whole if whole is not None else numbers
     return text
 
 
