@@ -32,7 +32,13 @@ import pandas as pd
 from pandas.api import types as ptypes
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_kind, check_some_observed, check_width, warn_if_mixed
+from ._validation import (
+    check_kind,
+    check_some_observed,
+    check_width,
+    not_numeric_now,
+    warn_if_mixed,
+)
 from .config import NUMERIC_TRANSFORMS, EncodingConfig
 
 __all__ = ["SCALE", "ColumnInfo", "TableEncoder", "plain_label"]
@@ -207,11 +213,7 @@ def _numeric_values(series: pd.Series) -> np.ndarray:
     try:
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        raise TypeError(
-            f"column {series.name!r} was numeric in fit but now holds non-numbers "
-            f"(dtype {series.dtype}); convert it, e.g. pd.to_numeric(X[{series.name!r}], "
-            "errors='coerce')"
-        ) from None
+        raise not_numeric_now(series.name, f"holds non-numbers (dtype {series.dtype})") from None
 
 
 def _observed_stats(raw: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

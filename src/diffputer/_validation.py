@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-__all__ = ["check_kind", "check_some_observed", "check_table", "check_width", "warn_if_mixed"]
+__all__ = [
+    "check_kind",
+    "check_some_observed",
+    "check_table",
+    "check_width",
+    "not_numeric_now",
+    "warn_if_mixed",
+]
 
 # A categorical column with at least this many categories, most of them seen once, is
 # probably an identifier: warn (it costs a one-hot column per category and helps nothing).
@@ -157,6 +164,14 @@ def _cannot_hold(dtype: Any, categories: list[Any]) -> bool:
     return not all(_is_number(c) for c in categories)  # floats
 
 
+def not_numeric_now(name: Hashable, problem: str, fix: str | None = None) -> TypeError:
+    """The error for a column numeric in fit that now ``problem`` (holds text, ...)."""
+    fix = fix or f"pd.to_numeric(X[{name!r}], errors='coerce')"
+    return TypeError(
+        f"column {name!r} was numeric in fit but now {problem}; convert it, e.g. {fix}"
+    )
+
+
 def check_kind(series: pd.Series, numeric: bool, categories: list[Any] | None) -> None:
     """At ``transform``: the column can hold what it held in fit, or a clear error.
 
@@ -174,14 +189,8 @@ def check_kind(series: pd.Series, numeric: bool, categories: list[Any] | None) -
     if numeric:
         problem = _not_numeric(series)
         if problem is not None:
-            fix = (
-                f"X[{name!r}].astype(float)"
-                if ptypes.is_bool_dtype(dtype)
-                else f"pd.to_numeric(X[{name!r}], errors='coerce')"
-            )
-            raise TypeError(
-                f"column {name!r} was numeric in fit but now {problem}; convert it, e.g. {fix}"
-            )
+            fix = f"X[{name!r}].astype(float)" if ptypes.is_bool_dtype(dtype) else None
+            raise not_numeric_now(name, problem, fix)
     elif categories and _cannot_hold(dtype, categories):
         examples = categories[:3]
         raise TypeError(
