@@ -221,15 +221,90 @@ def test_data_errors_name_the_column_in_one_line(table, tmp_path, capsys):
     assert "Traceback" in capsys.readouterr().err  # -v shows where it came from
 
 
-def test_multi_line_errors_are_joined(table, tmp_path, capsys):
-    src, model = _write(table, tmp_path), tmp_path / "m.dpt"
-    assert (
-        main(["impute", str(src), "-o", str(tmp_path / "a.csv"), "-q", "--save-model", str(model)])
-        == 0
+def test_multi_line_errors_are_joined(table, tmp_path, capsys, monkeypatch):
+    from diffputer import DiffPuterImputer
+
+    def sklearn_like(self, X, **kwargs):
+        raise ValueError("The feature names should match:\n- 'a'\n- 'b'\nSelect them")
+
+    monkeypatch.setattr(DiffPuterImputer, "fit_transform", sklearn_like)
+    src = _write(table, tmp_path)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
+    _one_line_error(capsys, "The feature names should match: 'a'; 'b'; Select them")
+
+
+def _fit_model(table, tmp_path):
+    src, model = _write(table, tmp_path, "train.csv"), tmp_path / "m.dpt"
+    args = ["impute", str(src), "-o", str(tmp_path / "train_out.csv"), "-q"]
+    assert main([*args, "--save-model", str(model)]) == 0
+    return model
+
+
+def test_model_reads_a_files_columns_by_name(table, tmp_path):
+    """A file with the model's columns in another order is imputed column by column
+    (by name) and written in its own order."""
+    model = _fit_model(table, tmp_path)
+    src, dst = _write(table[["colour", "y", "x"]], tmp_path, "other.csv"), tmp_path / "o.csv"
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--model", str(model)]) == 0
+    out = pd.read_csv(dst)
+    assert list(out.columns) == ["colour", "y", "x"] and not out.isna().any().any()
+    for name in ("x", "y", "colour"):
+        observed = table[name].notna()
+        assert (out[name][observed] == table[name][observed]).all()
+    assert set(out["colour"]) <= {"red", "blue"}  # not a number column's imputations
+
+
+@pytest.mark.parametrize(
+    "columns, fragment",
+    [
+        (["x", "colour"], "lacks column(s) ['y'] that the model was trained on"),
+        (["x", "y", "colour", "id"], "has column(s) ['id'] that the model was not trained on"),
+    ],
+)
+def test_model_names_missing_and_unknown_columns(table, tmp_path, capsys, columns, fragment):
+    model = _fit_model(table, tmp_path)
+    src = _write(table.assign(id=range(len(table)))[columns], tmp_path, "other.csv")
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(model)]) == 1
+    err = _one_line_error(capsys, fragment)
+    assert "X[" not in err
+
+
+def test_text_in_a_numeric_column_is_quoted_with_the_option_to_use(table, tmp_path, capsys):
+    model = _fit_model(table, tmp_path)
+    src = tmp_path / "new.csv"
+    new = table.astype({"x": object})
+    new.loc[[3, 4], "x"] = ["?", "n.a."]
+    new.to_csv(src, index=False)
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "--model", str(model)]
+    assert main(args) == 1
+    err = _one_line_error(capsys, "column 'x'", "'?', 'n.a.'", "--na-values=NA,?,n.a.")
+    assert "X[" not in err and "to_numeric" not in err
+    assert main([*args, "-q", "--na-values=NA,?,n.a."]) == 0  # the fix it names works
+
+
+def test_infinities_in_a_csv_are_quoted_with_the_option_to_use(table, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    table.astype({"y": object}).assign(y=lambda d: d["y"].mask(d.index < 2, "inf")).to_csv(
+        src, index=False
     )
-    other = _write(table[["y", "x", "colour"]], tmp_path, "other.csv")
-    assert main(["impute", str(other), "-o", str(tmp_path / "b.csv"), "--model", str(model)]) == 1
-    _one_line_error(capsys, "same order", "feature_names_in_")
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv")]
+    assert main(args) == 1
+    err = _one_line_error(capsys, "column 'y' holds 2 infinite", "'inf'", "--na-values=NA,inf")
+    assert "X[" not in err and "np.inf" not in err
+    assert main([*args, "-q", "--na-values=NA,inf"]) == 0
+
+
+def test_parquet_problems_get_a_fix_for_the_file(table, tmp_path, capsys):
+    for name, frame, fragment in [
+        ("dates", table.assign(d=pd.Timestamp("2020-01-01")), "column 'd' holds dates"),
+        ("inf", table.assign(x=table["x"].fillna(np.inf)), "column 'x' holds"),
+        ("empty", table.assign(e=np.nan), "['e'] have no observed value in"),
+    ]:
+        src = tmp_path / f"{name}.parquet"
+        frame.to_parquet(src)
+        assert main(["impute", str(src), "-o", str(tmp_path / "o.parquet")]) == 1
+        err = _one_line_error(capsys, fragment, "the file")
+        assert "X[" not in err and "X =" not in err and "X.drop" not in err, err
 
 
 def test_unexpected_errors_are_one_line_too(table, tmp_path, capsys, monkeypatch):
@@ -377,13 +452,18 @@ def test_duplicate_header_is_refused(tmp_path, capsys):
     _one_line_error(capsys, "columns 1 and 3 are both named 'a'")
 
 
-def test_byte_order_mark_and_an_empty_header_are_kept(tmp_path):
-    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+@pytest.mark.parametrize("ext", [".csv", ".csv.gz"])
+def test_byte_order_mark_and_an_empty_header_are_kept(tmp_path, ext):
+    import gzip
+
+    src, dst = tmp_path / f"in{ext}", tmp_path / f"out{ext}"
     body = "".join(f"{i},{'' if i % 3 == 0 else i / 2},{'ab'[i % 2]}\n" for i in range(12))
-    src.write_bytes(b"\xef\xbb\xbf" + (",v,w\n" + body).encode())
+    data = b"\xef\xbb\xbf" + (",v,w\n" + body).encode()
+    src.write_bytes(gzip.compress(data) if ext == ".csv.gz" else data)
     assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
     out = dst.read_bytes()
-    assert out.startswith(b"\xef\xbb\xbf,v,w\n")
+    out = gzip.decompress(out) if ext == ".csv.gz" else out
+    assert out.startswith(b"\xef\xbb\xbf,v,w\n") and out.count(b"\xef\xbb\xbf") == 1
 
 
 def test_parquet_index_is_kept(table, tmp_path):

@@ -286,8 +286,27 @@ def test_wrong_number_of_array_columns(fitted):
 def test_numeric_column_given_text_at_transform(fitted):
     imp, frame = fitted
     bad = frame.assign(a=frame["a"].astype(object).where(frame["a"].isna(), "text"))
-    with pytest.raises(TypeError, match=r"column 'a' was numeric in fit.*to_numeric"):
+    with pytest.raises(TypeError, match=r"column 'a' was numeric in fit.*to_numeric") as info:
         imp.transform(bad)
+    problem = info.value.column_problem  # what the command line words its own fix from
+    assert problem.reason == "not_numeric" and problem.columns == ("a",)
+    assert "to_numeric" not in problem.text and str(info.value).startswith(problem.text)
+
+
+@pytest.mark.parametrize(
+    "change, reason, column",
+    [
+        (lambda f: f.assign(a=pd.Timestamp("2020-01-01")), "dtype", "a"),
+        (lambda f: f.assign(a=f["a"].fillna(np.inf)), "infinite", "a"),
+        (lambda f: f.assign(a=np.nan), "no_observed", "a"),
+    ],
+)
+def test_column_errors_carry_their_problem_without_the_fix(change, reason, column):
+    with pytest.raises((TypeError, ValueError)) as info:
+        DiffPuterImputer(**FAST).fit(change(_frame()))
+    problem = info.value.column_problem
+    assert (problem.reason, problem.columns) == (reason, (column,))
+    assert str(info.value).startswith(problem.text) and "X" not in problem.text
 
 
 def test_transform_checks_rows_duplicates_and_dates(fitted):

@@ -59,7 +59,6 @@ DEFAULT_NA_VALUES = (
 )
 
 _INTEGER = r"\s*[+-]?\d+\s*"  # a whole-number literal, as pandas reads one
-_BOM = b"\xef\xbb\xbf"
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -98,7 +97,8 @@ class CsvText:
     sep, encoding : str
         How the file was read (and how :meth:`write` writes).
     bom : bool
-        The file started with a UTF-8 byte-order mark (written back with one).
+        The text started with a UTF-8 byte-order mark (written back with one; in a
+        compressed file too).
     """
 
     text: pd.DataFrame
@@ -187,7 +187,7 @@ def read_csv_text(
     """
     read = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_filter=False)
     try:
-        width = _check_rows(path, sep, encoding)
+        width, bom = _check_rows(path, sep, encoding)
         # a one-column file's blank line is a missing cell (pandas would skip it)
         raw = pd.read_csv(path, encoding=encoding, skip_blank_lines=width != 1, **read)
     except UnicodeDecodeError as exc:
@@ -219,7 +219,7 @@ def read_csv_text(
     text.columns = header
     markers = set(DEFAULT_NA_VALUES if na_values is None else na_values) | {""}
     missing = text.isin(markers).to_numpy(dtype=bool)
-    return CsvText(text, missing, sep, encoding, _starts_with_bom(path))
+    return CsvText(text, missing, sep, encoding, bom)
 
 
 def _open_text(path: str | Path, encoding: str):
@@ -237,25 +237,27 @@ def _open_text(path: str | Path, encoding: str):
     return open(path, encoding=encoding, newline="")
 
 
-def _check_rows(path: str | Path, sep: str, encoding: str) -> int:
-    """The header's width, after refusing a row with fewer fields than the header
-    (pandas would pad it with empty cells, which would then be imputed). Blank lines
-    are left to the reader: missing cells in a one-column file, skipped otherwise.
+def _check_rows(path: str | Path, sep: str, encoding: str) -> tuple[int, bool]:
+    """The header's width and whether the text starts with a byte-order mark, after
+    refusing a row with fewer fields than the header (pandas would pad it with empty
+    cells, which would then be imputed). Blank lines are left to the reader: missing
+    cells in a one-column file, skipped otherwise.
 
-    One streaming pass with the ``csv`` module (quoting as pandas reads it)."""
+    One streaming pass with the ``csv`` module (quoting as pandas reads it), through
+    the decompressor for ``.gz``/``.bz2``/``.xz``/``.zip`` files."""
     with _open_text(path, encoding) as f:
         rows = csv.reader(f, delimiter=sep)
         header = next(rows, None)
         if header is None:
-            return 0
-        width = len(header)
+            return 0, False
+        width, bom = len(header), bool(header) and header[0].startswith("\ufeff")
         for row in rows:
             if row and len(row) < width:
                 raise ValueError(
                     f"{path}: line {rows.line_num} has {len(row)} field(s), the header "
                     f"{width}; a short row is refused rather than padded with missing cells"
                 )
-    return width
+    return width, bom
 
 
 def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
@@ -269,14 +271,6 @@ def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
             f"{path}: the header reads as one column, {header[0]!r}: is the file "
             f"separated by {shown!r}? pass --sep '{shown}'"
         )
-
-
-def _starts_with_bom(path: str | Path) -> bool:
-    """Whether an uncompressed file starts with a UTF-8 byte-order mark."""
-    if Path(path).suffix.lower() != ".csv":
-        return False
-    with open(path, "rb") as f:
-        return f.read(3) == _BOM
 
 
 def _numeric_or_text(text: pd.Series) -> pd.Series:

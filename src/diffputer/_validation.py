@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Hashable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
 __all__ = [
+    "ColumnProblem",
     "check_kind",
     "check_some_observed",
     "check_table",
@@ -35,6 +37,38 @@ MANY_CATEGORIES = 50
 LARGE_ENCODING_BYTES = 2**30
 # Encoding holds a few float64 copies of the n x D matrix at once: bytes per cell, peak.
 PEAK_BYTES_PER_CELL = 32
+
+
+@dataclass(frozen=True)
+class ColumnProblem:
+    """What was wrong with the refused column(s), without the Python fix.
+
+    Attached as ``column_problem`` to the errors below that suggest a pandas fix, so
+    that a front end working on files (the command line) can word its own fix.
+
+    Attributes
+    ----------
+    reason : str
+        ``"dtype"`` (dates, durations, ...), ``"infinite"``, ``"no_observed"`` (fit
+        time) or ``"not_numeric"`` (numeric in fit, not now).
+    columns : tuple
+        The column names.
+    text : str
+        The problem, naming the column(s), e.g. ``"column 'd' holds dates (dtype
+        datetime64[ns])"``.
+    """
+
+    reason: str
+    columns: tuple
+    text: str
+
+
+_E = TypeVar("_E", bound=Exception)
+
+
+def _tagged(exc: _E, reason: str, columns: list[Any], text: str) -> _E:
+    exc.column_problem = ColumnProblem(reason, tuple(columns), text)  # type: ignore[attr-defined]
+    return exc
 
 
 def check_table(frame: pd.DataFrame) -> None:
@@ -68,24 +102,30 @@ def _check_unique_names(columns: pd.Index) -> None:
         )
 
 
-def _dtype_hint(name: Hashable, dtype: Any) -> str | None:
-    """How to convert a column of an unsupported dtype, or None when it is supported."""
+def _dtype_hint(name: Hashable, dtype: Any) -> tuple[str, str] | None:
+    """What is wrong with a column of an unsupported dtype and how to convert it, or
+    None when the dtype is supported."""
     kind = getattr(dtype, "kind", "O")
     col = f"X[{name!r}]"
     if kind == "M":
         return (
-            f"holds dates (dtype {dtype}); convert them to numbers first, e.g. "
-            f"{col} = ({col} - {col}.min()).dt.total_seconds(), and back after imputing"
+            f"holds dates (dtype {dtype})",
+            f"convert them to numbers first, e.g. {col} = ({col} - {col}.min())"
+            ".dt.total_seconds(), and back after imputing",
         )
     if kind == "m":
         return (
-            f"holds durations (dtype {dtype}); convert them to numbers first, e.g. "
-            f"{col} = {col}.dt.total_seconds(), and back after imputing"
+            f"holds durations (dtype {dtype})",
+            f"convert them to numbers first, e.g. {col} = {col}.dt.total_seconds(), and "
+            "back after imputing",
         )
     if kind == "c":
-        return f"holds complex numbers (dtype {dtype}); split them into real and imaginary columns"
+        return (
+            f"holds complex numbers (dtype {dtype})",
+            "split them into real and imaginary columns",
+        )
     if isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)):
-        return f"has dtype {dtype}; convert it to numbers or strings first"
+        return f"has dtype {dtype}", "convert it to numbers or strings first"
     return None
 
 
@@ -95,11 +135,14 @@ def _check_dtype(name: Hashable, dtype: Any) -> None:
         categories = dtype.categories.dtype
         if _dtype_hint(name, categories) is not None:
             hint = (
-                f"is a category column whose categories have dtype {categories}; make "
-                f"them strings first, e.g. X[{name!r}] = X[{name!r}].cat.rename_categories(str)"
+                f"is a category column whose categories have dtype {categories}",
+                f"make them strings first, e.g. X[{name!r}] = "
+                f"X[{name!r}].cat.rename_categories(str)",
             )
     if hint is not None:
-        raise TypeError(f"column {name!r} {hint}. diffputer imputes numbers and categories only")
+        problem = f"column {name!r} {hint[0]}"
+        exc = TypeError(f"{problem}; {hint[1]}. diffputer imputes numbers and categories only")
+        raise _tagged(exc, "dtype", [name], problem)
 
 
 def _check_finite(series: pd.Series) -> None:
@@ -112,11 +155,12 @@ def _check_finite(series: pd.Series) -> None:
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     n_inf = int(np.isinf(values).sum())
     if n_inf:
-        raise ValueError(
-            f"column {series.name!r} holds {n_inf} infinite value(s) (inf or -inf); "
-            "only NaN cells are imputed. Replace them first, e.g. "
+        problem = f"column {series.name!r} holds {n_inf} infinite value(s) (inf or -inf)"
+        exc = ValueError(
+            f"{problem}; only NaN cells are imputed. Replace them first, e.g. "
             "X = X.replace([np.inf, -np.inf], np.nan) to have them imputed"
         )
+        raise _tagged(exc, "infinite", [series.name], problem)
 
 
 # ---------------------------------------------------------------------- transform time
@@ -167,9 +211,8 @@ def _cannot_hold(dtype: Any, categories: list[Any]) -> bool:
 def not_numeric_now(name: Hashable, problem: str, fix: str | None = None) -> TypeError:
     """The error for a column numeric in fit that now ``problem`` (holds text, ...)."""
     fix = fix or f"pd.to_numeric(X[{name!r}], errors='coerce')"
-    return TypeError(
-        f"column {name!r} was numeric in fit but now {problem}; convert it, e.g. {fix}"
-    )
+    text = f"column {name!r} was numeric in fit but now {problem}"
+    return _tagged(TypeError(f"{text}; convert it, e.g. {fix}"), "not_numeric", [name], text)
 
 
 def check_kind(series: pd.Series, numeric: bool, categories: list[Any] | None) -> None:
@@ -209,10 +252,12 @@ def check_some_observed(frame: pd.DataFrame) -> None:
     """
     empty = [name for name, all_na in frame.isna().all(axis=0).items() if all_na]
     if empty:
-        raise ValueError(
-            f"column(s) {empty} have no observed value, so there is nothing to learn them "
-            f"from; drop them (X.drop(columns={empty})) or fill them before imputing"
+        problem = f"column(s) {empty} have no observed value"
+        exc = ValueError(
+            f"{problem}, so there is nothing to learn them from; drop them "
+            f"(X.drop(columns={empty})) or fill them before imputing"
         )
+        raise _tagged(exc, "no_observed", empty, problem)
 
 
 def warn_if_mixed(series: pd.Series) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sklearn.utils._param_validation import StrOptions
 
 from ._imputer import OVERRIDES, DiffPuterImputer
@@ -260,17 +262,27 @@ def _impute(args: argparse.Namespace) -> int:
         frame = text.typed(categorical, kinds)
     else:
         frame = read_table(src)
-    if imputer is not None:
-        imputer.set_params(verbose=verbose, random_state=args.seed)
-        result = imputer.transform(frame)
-    else:
-        params = dict(random_state=args.seed, device=args.device, verbose=verbose, **settings)
-        if args.preset:
-            params["preset"] = args.preset
-        if categorical:
-            params["categorical_columns"] = categorical
-        imputer = DiffPuterImputer(**params)
-        result = imputer.fit_transform(frame, checkpoint_dir=args.checkpoint_dir)
+    try:
+        if imputer is not None:
+            imputer.set_params(verbose=verbose, random_state=args.seed)
+            # a file's columns go by name: the model's order for it, the file's back
+            order = _model_order(imputer, list(frame.columns), src)
+            result = imputer.transform(frame if order is None else frame[order])
+            if order is not None:
+                result = result[list(frame.columns)]
+        else:
+            params = dict(random_state=args.seed, device=args.device, verbose=verbose, **settings)
+            if args.preset:
+                params["preset"] = args.preset
+            if categorical:
+                params["categorical_columns"] = categorical
+            imputer = DiffPuterImputer(**params)
+            result = imputer.fit_transform(frame, checkpoint_dir=args.checkpoint_dir)
+    except (ValueError, TypeError) as exc:
+        problem = getattr(exc, "column_problem", None)
+        if problem is None:
+            raise
+        raise CLIError(_file_fix(problem, src, text)) from exc
     # the table first: a model that cannot be saved does not cost the imputations
     if text is not None and csv_out:
         text.write(text.filled(result, copy=False), dst)
@@ -282,6 +294,76 @@ def _impute(args: argparse.Namespace) -> int:
         n = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
         print(f"diffputer: imputed {n} cell(s); wrote {dst}", file=sys.stderr)
     return 0
+
+
+def _model_order(imputer: DiffPuterImputer, columns: list[Any], src: Path) -> list[Any] | None:
+    """The file's columns in the order the model was trained on (None: already so);
+    a column the model lacks, or one it needs and the file lacks, is an error."""
+    fitted = [c.name for c in imputer.encoder_.columns_]
+    if columns == fitted:
+        return None
+    lacking = [c for c in fitted if c not in columns]
+    if lacking:
+        raise CLIError(f"{src} lacks column(s) {lacking} that the model was trained on")
+    unknown = [c for c in columns if c not in fitted]
+    if unknown:
+        raise CLIError(
+            f"{src} has column(s) {unknown} that the model was not trained on; remove them "
+            f"from the file (the model imputes the {len(fitted)} columns it was trained on)"
+        )
+    return fitted
+
+
+def _file_fix(problem: Any, src: Path, text: Any) -> str:
+    """A refused column's problem, with the fix for a file instead of the library's
+    pandas one. ``problem``: the error's :class:`~diffputer._validation.ColumnProblem`;
+    ``text``: the CSV as read (None for Parquet), to quote the cells at fault."""
+    if problem.reason == "no_observed":
+        return (
+            f"{problem.text} in {src}, so there is nothing to learn them from; remove them "
+            "from the file (or fill them) before imputing"
+        )
+    if problem.reason == "dtype":
+        return (
+            f"{problem.text}: diffputer imputes numbers and categories only; convert the "
+            "column to numbers or text in the file, or remove it"
+        )
+    if problem.reason not in ("infinite", "not_numeric"):
+        return str(problem.text)
+    infinite = problem.reason == "infinite"
+    if text is None:  # Parquet
+        if infinite:
+            return (
+                f"{problem.text}: values, not missing cells; to have them imputed, make "
+                "them missing in the file"
+            )
+        return f"{problem.text}; convert the column to numbers in the file"
+    cells = _cells_at_fault(text, problem.columns[0], infinite)
+    if not cells:  # not expected: every such column has a cell at fault
+        return str(problem.text)
+    quoted = ", ".join(repr(c) for c in cells)
+    example = "" if any("," in c for c in cells) else f", e.g. --na-values=NA,{','.join(cells)}"
+    if infinite:
+        head = f"{problem.text}, written {quoted}: values, not missing cells"
+    else:
+        head = (
+            f"column {problem.columns[0]!r} was numeric when the model was trained but holds "
+            f"text in {src}, such as {quoted}"
+        )
+    return (
+        f"{head}; to have such cells imputed, list their text with --na-values (which "
+        f"replaces the default markers){example}"
+    )
+
+
+def _cells_at_fault(text: Any, name: Any, infinite: bool, most: int = 5) -> list[str]:
+    """Up to ``most`` distinct observed texts of a CSV column that read as infinite
+    numbers (``infinite``), or as no number at all."""
+    i = list(text.text.columns).index(name)
+    cells = text.text.iloc[:, i][~text.missing[:, i]]
+    numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+    at_fault = np.isinf(numbers) if infinite else np.isnan(numbers)
+    return [str(c) for c in cells[at_fault].unique()[:most]]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -378,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diffputer: {what}; no output was written{_resume_hint(args)}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except CLIError as exc:
+        if verbose and exc.__cause__ is not None:  # a library error, reworded
+            traceback.print_exc()
         print(f"diffputer: error: {exc}", file=sys.stderr)
         return exc.code
     except (ValueError, TypeError, OSError, FloatingPointError, MemoryError) as exc:
