@@ -466,6 +466,31 @@ def test_byte_order_mark_and_an_empty_header_are_kept(tmp_path, ext):
     assert out.startswith(b"\xef\xbb\xbf,v,w\n") and out.count(b"\xef\xbb\xbf") == 1
 
 
+def test_windows_line_endings_are_kept(tmp_path):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    body = "".join(f"{i},{'' if i % 3 == 0 else i / 2},{'ab'[i % 2]}\r\n" for i in range(12))
+    src.write_bytes(("n,v,w\r\n" + body).encode())
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    out = dst.read_bytes()
+    assert out.count(b"\r\n") == 13 and out.count(b"\n") == 13
+    lines = out.decode().split("\r\n")
+    assert lines[0] == "n,v,w" and lines[2] == "1,0.5,b"  # observed, byte for byte
+    assert lines[1].startswith("0,") and lines[1].endswith(",a") and lines[1] != "0,,a"
+
+
+def test_categorical_names_as_the_file_spells_them(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    body = "".join(f"{i},{'' if i % 4 == 0 else i % 3},{i / 3}\n" for i in range(30))
+    src.write_text("id, code,x\n" + body)
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--force"]
+    assert main([*args, "--categorical", " code"]) == 0  # was stripped, then unknown
+    imputed = pd.read_csv(tmp_path / "o.csv")[" code"][::4]
+    assert set(imputed) <= {0, 1, 2}  # categories, not regressed numbers
+    assert main([*args, "--categorical", "code"]) == 1  # the file's name has the space
+    err = _one_line_error(capsys, "--categorical names ['code'], not columns of", "' code'")
+    assert "categorical_columns" not in err
+
+
 def test_parquet_index_is_kept(table, tmp_path):
     src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
     indexed = table.assign(rid=[f"r{i}" for i in range(len(table))]).set_index("rid")

@@ -11,6 +11,7 @@ import bz2
 import csv
 import gzip
 import io
+import itertools
 import lzma
 import os
 import secrets
@@ -99,6 +100,9 @@ class CsvText:
     bom : bool
         The text started with a UTF-8 byte-order mark (written back with one; in a
         compressed file too).
+    line_end : str
+        The header's line ending, ``"\\n"`` or ``"\\r\\n"`` (Windows), used for every
+        line written.
     """
 
     text: pd.DataFrame
@@ -106,6 +110,7 @@ class CsvText:
     sep: str = ","
     encoding: str = "utf-8"
     bom: bool = False
+    line_end: str = "\n"
 
     def typed(
         self,
@@ -161,12 +166,15 @@ class CsvText:
 
     def write(self, frame: pd.DataFrame, path: str | Path) -> None:
         """Write ``frame`` (text, as from :meth:`filled`) atomically to ``path``,
-        with this file's separator, encoding and byte-order mark."""
+        with this file's separator, encoding, byte-order mark and line ending."""
         encoding = self.encoding
         if self.bom and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
             encoding = "utf-8-sig"
         atomic_write(
-            path, lambda tmp: frame.to_csv(tmp, index=False, sep=self.sep, encoding=encoding)
+            path,
+            lambda tmp: frame.to_csv(
+                tmp, index=False, sep=self.sep, encoding=encoding, lineterminator=self.line_end
+            ),
         )
 
 
@@ -187,7 +195,7 @@ def read_csv_text(
     """
     read = dict(sep=sep, header=None, dtype=str, keep_default_na=False, na_filter=False)
     try:
-        width, bom = _check_rows(path, sep, encoding)
+        width, bom, line_end = _check_rows(path, sep, encoding)
         # a one-column file's blank line is a missing cell (pandas would skip it)
         raw = pd.read_csv(path, encoding=encoding, skip_blank_lines=width != 1, **read)
     except UnicodeDecodeError as exc:
@@ -219,7 +227,7 @@ def read_csv_text(
     text.columns = header
     markers = set(DEFAULT_NA_VALUES if na_values is None else na_values) | {""}
     missing = text.isin(markers).to_numpy(dtype=bool)
-    return CsvText(text, missing, sep, encoding, bom)
+    return CsvText(text, missing, sep, encoding, bom, line_end)
 
 
 def _open_text(path: str | Path, encoding: str):
@@ -237,19 +245,22 @@ def _open_text(path: str | Path, encoding: str):
     return open(path, encoding=encoding, newline="")
 
 
-def _check_rows(path: str | Path, sep: str, encoding: str) -> tuple[int, bool]:
-    """The header's width and whether the text starts with a byte-order mark, after
-    refusing a row with fewer fields than the header (pandas would pad it with empty
-    cells, which would then be imputed). Blank lines are left to the reader: missing
-    cells in a one-column file, skipped otherwise.
+def _check_rows(path: str | Path, sep: str, encoding: str) -> tuple[int, bool, str]:
+    """The header's width, whether the text starts with a byte-order mark, and the
+    header's line ending (``"\\r\\n"`` or ``"\\n"``), after refusing a row with fewer
+    fields than the header (pandas would pad it with empty cells, which would then be
+    imputed). Blank lines are left to the reader: missing cells in a one-column file,
+    skipped otherwise.
 
     One streaming pass with the ``csv`` module (quoting as pandas reads it), through
     the decompressor for ``.gz``/``.bz2``/``.xz``/``.zip`` files."""
     with _open_text(path, encoding) as f:
-        rows = csv.reader(f, delimiter=sep)
+        first = f.readline()
+        line_end = "\r\n" if first.endswith("\r\n") else "\n"
+        rows = csv.reader(itertools.chain([first], f), delimiter=sep)
         header = next(rows, None)
         if header is None:
-            return 0, False
+            return 0, False, line_end
         width, bom = len(header), bool(header) and header[0].startswith("\ufeff")
         for row in rows:
             if row and len(row) < width:
@@ -257,7 +268,7 @@ def _check_rows(path: str | Path, sep: str, encoding: str) -> tuple[int, bool]:
                     f"{path}: line {rows.line_num} has {len(row)} field(s), the header "
                     f"{width}; a short row is refused rather than padded with missing cells"
                 )
-    return width, bom
+    return width, bom, line_end
 
 
 def _check_separator(path: str | Path, header: list[str], sep: str) -> None:

@@ -248,7 +248,6 @@ def _impute(args: argparse.Namespace) -> int:
     sep = _separator(args.sep)
     # unknown extensions fail before any work
     csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
-    categorical = [c.strip() for c in args.categorical.split(",")] if args.categorical else []
     verbose = _verbosity(args)
     imputer = DiffPuterImputer.load(args.model, device=args.device) if args.model else None
     text = None
@@ -259,9 +258,11 @@ def _impute(args: argparse.Namespace) -> int:
             na_values = [v.strip() for v in args.na_values.split(",")]
         text = read_csv_text(src, sep=sep, encoding=args.encoding, na_values=na_values)
         kinds = {c.name: c for c in imputer.encoder_.columns_} if imputer else None
+        categorical = _named_columns(args.categorical, list(text.text.columns), src)
         frame = text.typed(categorical, kinds)
     else:
         frame = read_table(src)
+        categorical = _named_columns(args.categorical, list(frame.columns), src)
     try:
         if imputer is not None:
             imputer.set_params(verbose=verbose, random_state=args.seed)
@@ -294,6 +295,20 @@ def _impute(args: argparse.Namespace) -> int:
         n = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
         print(f"diffputer: imputed {n} cell(s); wrote {dst}", file=sys.stderr)
     return 0
+
+
+def _named_columns(spec: str | None, columns: list[Any], src: Path) -> list[Any]:
+    """``--categorical``'s comma-separated names, each as the file spells it (spaces
+    around a name are dropped unless the file's name has them); an unknown name is an
+    error listing the file's columns."""
+    if not spec:
+        return []
+    names = [raw if raw in columns else raw.strip() for raw in spec.split(",")]
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        shown = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
+        raise CLIError(f"--categorical names {unknown}, not columns of {src} ({shown})")
+    return names
 
 
 def _model_order(imputer: DiffPuterImputer, columns: list[Any], src: Path) -> list[Any] | None:
