@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from diffputer import DiffPuterImputer, TableEncoder
@@ -412,6 +413,47 @@ def test_columns_of_numbers_in_another_numeric_dtype_still_work():
     out = imp.transform(new)
     assert out.dtypes.equals(new.dtypes) and not out.isna().any().any()
     assert out["k"].iloc[1] in {0.0, 1.0, 2.0}
+
+
+def test_pyarrow_backed_columns_keep_their_dtypes(tmp_path):
+    """``read_parquet(..., dtype_backend="pyarrow")``: arrow numbers, strings, booleans
+    and dictionaries (pyarrow's category) are imputed in their own dtypes, also by a
+    loaded model, with observed cells unchanged."""
+    rng = np.random.default_rng(0)
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "k": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+            "c": pd.Categorical(rng.choice(["a", "b"], n)),
+            "s": rng.choice(["u", "v"], n),
+            "b": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+        }
+    )
+    frame = frame.mask(rng.random(frame.shape) < 0.2)
+    frame.to_parquet(tmp_path / "t.parquet")
+    arrow = pd.read_parquet(tmp_path / "t.parquet", dtype_backend="pyarrow")
+    assert all(isinstance(t, pd.ArrowDtype) for t in arrow.dtypes)
+    imp = DiffPuterImputer(**FAST)
+    out = imp.fit_transform(arrow)
+    assert out.dtypes.equals(arrow.dtypes) and not out.isna().any().any()
+    assert [c.kind for c in imp.encoder_.columns_][2:] == ["categorical"] * 3
+    for name in arrow:
+        observed = arrow[name].notna().to_numpy()
+        # as Python values: a dictionary column's encoding may differ, not its values
+        assert out[name][observed].tolist() == arrow[name][observed].tolist()
+    assert set(out["c"]) == {"a", "b"} and set(out["s"]) == {"u", "v"}
+    imp.save(tmp_path / "m.dpt")
+    again = DiffPuterImputer.load(tmp_path / "m.dpt").transform(arrow)
+    assert again.dtypes.equals(arrow.dtypes) and not again.isna().any().any()
+
+
+def test_pyarrow_dictionary_of_dates_is_refused_with_its_own_fix():
+    days = pa.array(pd.date_range("2020-01-01", periods=30)).dictionary_encode()
+    column = pd.Series(days.to_pandas(types_mapper=pd.ArrowDtype))
+    assert validation.is_dictionary(column.dtype)
+    with pytest.raises(TypeError, match=r"column 'when' is a category column .*astype\(str\)"):
+        DiffPuterImputer(**FAST).fit(_frame(when=column))
 
 
 @pytest.mark.parametrize(

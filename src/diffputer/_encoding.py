@@ -36,6 +36,7 @@ from ._validation import (
     check_kind,
     check_some_observed,
     check_width,
+    is_dictionary,
     not_numeric_now,
     warn_if_mixed,
 )
@@ -232,9 +233,12 @@ def _observed_stats(raw: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, 
 
 
 def infer_kind(series: pd.Series) -> str:
-    """``categorical`` for bool, category, string and object dtypes; else ``numeric``."""
+    """``categorical`` for bool, category (pandas' or pyarrow's dictionary), string and
+    object dtypes; else ``numeric``."""
     dtype = series.dtype
     if ptypes.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        return CATEGORICAL
+    if is_dictionary(dtype):  # pyarrow's category
         return CATEGORICAL
     if ptypes.is_numeric_dtype(dtype):
         return NUMERIC

@@ -22,6 +22,7 @@ from pandas.api import types as ptypes
 
 __all__ = [
     "ColumnProblem",
+    "is_dictionary",
     "check_kind",
     "check_some_observed",
     "check_table",
@@ -129,15 +130,28 @@ def _dtype_hint(name: Hashable, dtype: Any) -> tuple[str, str] | None:
     return None
 
 
+def is_dictionary(dtype: Any) -> bool:
+    """Whether ``dtype`` is pyarrow's dictionary type (what a category column becomes in
+    ``read_parquet(..., dtype_backend="pyarrow")``); treated like pandas' category."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_dictionary(dtype.pyarrow_dtype)
+
+
 def _check_dtype(name: Hashable, dtype: Any) -> None:
     hint = _dtype_hint(name, dtype)
-    if hint is None and isinstance(dtype, pd.CategoricalDtype):  # e.g. pd.cut's intervals
-        categories = dtype.categories.dtype
+    if hint is None and (isinstance(dtype, pd.CategoricalDtype) or is_dictionary(dtype)):
+        # e.g. pd.cut's intervals
+        if isinstance(dtype, pd.CategoricalDtype):
+            categories, to_str = dtype.categories.dtype, ".cat.rename_categories(str)"
+        else:
+            categories, to_str = pd.ArrowDtype(dtype.pyarrow_dtype.value_type), ".astype(str)"
         if _dtype_hint(name, categories) is not None:
             hint = (
                 f"is a category column whose categories have dtype {categories}",
-                f"make them strings first, e.g. X[{name!r}] = "
-                f"X[{name!r}].cat.rename_categories(str)",
+                f"make them strings first, e.g. X[{name!r}] = X[{name!r}]{to_str}",
             )
     if hint is not None:
         problem = f"column {name!r} {hint[0]}"
@@ -199,7 +213,9 @@ def _cannot_hold(dtype: Any, categories: list[Any]) -> bool:
     """Whether a column of ``dtype`` cannot take the categorical column's imputations."""
     if isinstance(dtype, pd.CategoricalDtype) or ptypes.is_object_dtype(dtype):
         return False  # any value (new categories are added to a category column)
-    if isinstance(dtype, pd.StringDtype):
+    if is_dictionary(dtype):
+        dtype = pd.ArrowDtype(dtype.pyarrow_dtype.value_type)  # new values are added too
+    if ptypes.is_string_dtype(dtype):  # str, string[python], string[pyarrow] (ArrowDtype)
         return not all(isinstance(c, str) for c in categories)
     if ptypes.is_bool_dtype(dtype):
         return not all(isinstance(c, (bool, np.bool_)) for c in categories)
