@@ -479,3 +479,35 @@ def test_pd_cut_column_is_refused_before_training():
         DiffPuterImputer(**FAST).fit(frame)
     imp = DiffPuterImputer(**FAST).fit(frame.assign(when=frame["when"].cat.rename_categories(str)))
     assert imp.encoder_.columns_[2].categories[0] == "(-0.029, 9.667]"  # the fix works
+
+
+def test_sparse_column_is_refused_before_training():
+    frame = _frame(s=pd.arrays.SparseArray([1.0, np.nan, 3.0] * 10))
+    with pytest.raises(TypeError, match=r"column 's' is sparse .*sparse.to_dense\(\)"):
+        DiffPuterImputer(**FAST).fit(frame)  # trained, then failed in fill before
+
+
+def test_feature_names_out_checks_its_argument_like_scikit_learn():
+    from sklearn.impute import SimpleImputer
+
+    frame = _frame()
+    ours, theirs = DiffPuterImputer(**FAST).fit(frame), SimpleImputer().fit(frame)
+    for imp in (ours, theirs):
+        assert list(imp.get_feature_names_out()) == ["a", "b"]
+        assert list(imp.get_feature_names_out(["a", "b"])) == ["a", "b"]
+        with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
+            imp.get_feature_names_out(["p", "q", "r"])
+    arrays = DiffPuterImputer(**FAST).fit(frame.to_numpy())
+    assert list(arrays.get_feature_names_out()) == ["x0", "x1"]
+    with pytest.raises(ValueError, match="input_features should have length"):
+        arrays.get_feature_names_out(["p", "q", "r"])
+
+
+def test_a_fitted_imputer_pickles_like_any_estimator():
+    """The README says so (and that model files, unlike pickles, never run code)."""
+    import pickle
+
+    frame = _frame()
+    imp = DiffPuterImputer(**FAST).fit(frame)
+    copy = pickle.loads(pickle.dumps(imp))
+    pd.testing.assert_frame_equal(copy.transform(frame), imp.transform(frame))

@@ -15,7 +15,13 @@ from pandas.api import types as ptypes
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._checkpoint import EMCheckpoint, fingerprint
 from ._em import EMResult, e_step, run_em
@@ -77,6 +83,11 @@ def resolve_device(device: str) -> torch.device:
     if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r} was requested but MPS is not available")
     return torch.device(device)
+
+
+def _is_polars(X: Any) -> bool:
+    """Whether ``X`` is a polars DataFrame (polars need not be installed)."""
+    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "to_pandas")
 
 
 def _as_frame(X: Any) -> tuple[pd.DataFrame, np.dtype | None]:
@@ -352,13 +363,25 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
     def _progress(self) -> Progress | None:
         return Progress(self.verbose) if self.verbose else None
 
-    def _check_input(self, X: Any, *, reset: bool) -> tuple[pd.DataFrame, np.dtype | None]:
-        """Validate ``X`` before any work; errors name the column and the fix."""
-        frame, array_dtype = _as_frame(X)  # arrays: shape and dtype checks first
+    def _check_input(self, X: Any, *, reset: bool) -> tuple[pd.DataFrame, Any]:
+        """Validate ``X`` before any work; errors name the column and the fix.
+
+        Returns the table as a DataFrame and what to give back (see :meth:`_output`):
+        None for a DataFrame, the array's dtype for an array, the schema of a polars
+        DataFrame (read through its Arrow columns, so that integers, booleans, text,
+        categories and dates keep their types and are checked like pandas ones).
+        """
+        if _is_polars(X):
+            schema, X = X.schema, X.to_pandas(use_pyarrow_extension_array=True)
+            frame, _ = _as_frame(X)
+            output: Any = schema
+        else:
+            frame, output = _as_frame(X)  # arrays: shape and dtype checks first
         if frame.shape[1] == 0:
             raise ValueError("X has 0 features; at least one column is required")
         check_table(frame)  # rows, duplicate names, dtypes, infinity
-        if not reset and array_dtype is None and getattr(self, "_column_labels_", None):
+        is_array = isinstance(output, np.dtype)
+        if not reset and not is_array and getattr(self, "_column_labels_", None):
             _check_labels(self._column_labels_, frame.columns)  # before the count check
         try:
             validate_data(self, X, skip_check_array=True, reset=reset)  # names, n_features_in_
@@ -367,20 +390,33 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 raise
             raise _with_column_hint(exc) from None
         if reset:  # labels that are not strings: scikit-learn does not record them
-            named = array_dtype is None and not hasattr(self, "feature_names_in_")
+            named = not is_array and not hasattr(self, "feature_names_in_")
             self._column_labels_ = [plain_label(c) for c in frame.columns] if named else None
         if not reset and frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return frame, array_dtype
+        return frame, output
 
-    @staticmethod
-    def _output(frame: pd.DataFrame, array_dtype: np.dtype | None) -> Any:
-        if array_dtype is None:
+    def _output(self, frame: pd.DataFrame, output: Any) -> Any:
+        """The imputed ``frame`` as the caller gave its table (``output`` from
+        :meth:`_check_input`): a DataFrame, an array of its dtype, or a polars
+        DataFrame of its schema (unless ``set_output`` asks for a container, which
+        scikit-learn then makes from the DataFrame)."""
+        if output is None:
             return frame
-        return frame.to_numpy(dtype=array_dtype if array_dtype.kind in "fiub" else object)
+        if isinstance(output, np.dtype):
+            return frame.to_numpy(dtype=output if output.kind in "fiub" else object)
+        if _get_output_config("transform", self)["dense"] != "default":
+            return frame
+        import polars as pl
+
+        back = pl.from_pandas(frame)
+        try:  # e.g. an Enum, which comes back from Arrow as a Categorical
+            return back.cast(dict(output))
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            return back
 
     # ------------------------------------------------------------------ fitting
     def _checkpoint(
@@ -406,9 +442,9 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
 
     def _fit(
         self, X: Any, checkpoint_dir: str | Path | None
-    ) -> tuple[pd.DataFrame, np.dtype | None, np.ndarray]:
+    ) -> tuple[pd.DataFrame, Any, np.ndarray]:
         self._validate_params()
-        frame, array_dtype = self._check_input(X, reset=True)
+        frame, output = self._check_input(X, reset=True)
         preset = self._resolve_preset()
         device = resolve_device(self.device)
         encoding = dataclasses.asdict(preset.encoding)
@@ -438,7 +474,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         self.preset_ = preset
         self.n_iter_ = len(result.history)
         self.history_ = result.history
-        return frame, array_dtype, result.z.cpu().numpy()
+        return frame, output, result.z.cpu().numpy()
 
     def fit(
         self, X: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None
@@ -482,8 +518,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         -------
         Same type as ``X``, with the same shape, index, column order and dtypes.
         """
-        frame, array_dtype, z = self._fit(X, checkpoint_dir)
-        return self._output(self.encoder_.fill(frame, z), array_dtype)
+        frame, output, z = self._fit(X, checkpoint_dir)
+        return self._output(self.encoder_.fill(frame, z), output)
 
     # ------------------------------------------------------------------ imputing
     def transform(self, X: Any) -> Any:
@@ -506,7 +542,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         unchanged.
         """
         check_is_fitted(self)
-        frame, array_dtype = self._check_input(X, reset=False)
+        frame, output = self._check_input(X, reset=False)
         z, mask = self.encoder_.transform(frame)
         device = next(self.denoiser_.parameters()).device
         _, seed = self._seeds()
@@ -523,16 +559,14 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 callback=callback,
                 median_columns=_median_columns(self.encoder_, device),
             )
-        return self._output(self.encoder_.fill(frame, z_out.numpy()), array_dtype)
+        return self._output(self.encoder_.fill(frame, z_out.numpy()), output)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names: the input's (an imputer keeps its columns)."""
         check_is_fitted(self, "n_features_in_")
-        if input_features is not None:
-            return np.asarray(input_features, dtype=object)
-        if hasattr(self, "feature_names_in_"):
-            return np.asarray(self.feature_names_in_, dtype=object)
-        return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        # scikit-learn's rule: input_features must match feature_names_in_ (or have
+        # n_features_in_ entries); without either, x0, x1, ...
+        return _check_feature_names_in(self, input_features)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:

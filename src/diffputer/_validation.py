@@ -108,6 +108,8 @@ def _dtype_hint(name: Hashable, dtype: Any) -> tuple[str, str] | None:
     None when the dtype is supported."""
     kind = getattr(dtype, "kind", "O")
     col = f"X[{name!r}]"
+    if isinstance(dtype, pd.SparseDtype):
+        return f"is sparse (dtype {dtype})", f"make it dense first: {col} = {col}.sparse.to_dense()"
     if kind == "M":
         return (
             f"holds dates (dtype {dtype})",
