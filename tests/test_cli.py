@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -604,3 +605,63 @@ def test_na_values_are_stripped(tmp_path):
     src.write_text("x,y\n" + "".join(f"{'?' if i % 5 == 0 else i},{i % 3}\n" for i in range(20)))
     assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=-, ?"]) == 0
     assert all(row[0].isdigit() for row in _cells(dst)[1:])  # '?' was missing: imputed
+
+
+def test_markers_padded_with_spaces_are_missing(tmp_path):
+    """UCI Adult as shipped: ', ' between fields, so its marker is ' ?' (it was kept as
+    a category, and a blank ' ' cell turned a numeric column into text)."""
+    src, dst = tmp_path / "adult.csv", tmp_path / "o.csv"
+    rows = [
+        f"{20 + i}, {'?' if i % 4 == 0 else 'Private'}, {' ' if i % 5 == 1 else i * 100}"
+        for i in range(24)
+    ]
+    src.write_text("age,workclass,fnlwgt\n" + "\n".join(rows) + "\n")
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=?"]) == 0
+    cells = _cells(dst)[1:]
+    assert {row[1] for row in cells} == {" Private"}  # ' ?' imputed, observed text kept
+    fnlwgt = [row[2] for row in cells]
+    assert all(v.strip().lstrip("-").isdigit() for v in fnlwgt)  # numeric, blanks imputed
+    assert fnlwgt[2] == " 200"  # an observed cell, byte for byte
+
+
+def test_numbers_are_written_like_the_columns_observed_ones(tmp_path):
+    """pandas writes an integer column with gaps as 39.0: imputed cells are whole
+    numbers written alike (were 38.678...); a column showing 4 decimal places gets 4
+    (was 17 significant digits)."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(40):
+        age = "" if i % 4 == 1 else f"{rng.integers(20, 70)}.0"
+        income = "" if i % 5 == 2 else f"{rng.uniform(1, 9):.4f}"
+        rows.append(f"{age},{income},{i % 7 + 0.5}")
+    src, dst = tmp_path / "in.csv", tmp_path / "o.csv"
+    src.write_text("age,income,half\n" + "\n".join(rows) + "\n")
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    before, after = _cells(src)[1:], _cells(dst)[1:]
+    imputed_age = [b[0] for a, b in zip(before, after, strict=True) if a[0] == ""]
+    imputed_income = [b[1] for a, b in zip(before, after, strict=True) if a[1] == ""]
+    assert imputed_age and all(re.fullmatch(r"\d+\.0", t) for t in imputed_age), imputed_age
+    assert imputed_income and all(re.fullmatch(r"\d\.\d{4}", t) for t in imputed_income)
+    assert [b for a, b in zip(before, after, strict=True) if "" not in a] == [
+        a for a in before if "" not in a
+    ]
+
+
+def test_decimal_commas(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    x = [f"{v:.2f}".replace(".", ",") for v in rng.uniform(0, 5, 30)]
+    rows = [f"{'' if i % 4 == 0 else x[i]};{i % 3};{'ab'[i % 2]}" for i in range(30)]
+    src, dst = tmp_path / "in.csv", tmp_path / "o.csv"
+    src.write_text("x;k;c\n" + "\n".join(rows) + "\n")
+    args = ["impute", str(src), "-o", str(dst), "-q", "--sep", ";"]
+    assert main(args) == 1  # were 22 categories, one per value, with "identifier" warnings
+    _one_line_error(capsys, "column 'x' holds numbers written with a comma", "--decimal ','")
+    assert main([*args, "--decimal", ","]) == 0
+    before, after = _cells(src, ";")[1:], _cells(dst, ";")[1:]
+    imputed = [b[0] for a, b in zip(before, after, strict=True) if a[0] == ""]
+    assert imputed and all(re.fullmatch(r"\d,\d\d", t) for t in imputed), imputed
+    assert [b[0] for a, b in zip(before, after, strict=True) if a[0]] == [
+        a[0] for a in before if a[0]
+    ]
+    assert main([*args, "--decimal", ";", "--force"]) == 1
+    _one_line_error(capsys, "--decimal expects '.' or ','")

@@ -14,6 +14,7 @@ import io
 import itertools
 import lzma
 import os
+import re
 import secrets
 import warnings
 import zipfile
@@ -59,7 +60,9 @@ DEFAULT_NA_VALUES = (
     "null",
 )
 
-_INTEGER = r"\s*[+-]?\d+\s*"  # a whole-number literal, as pandas reads one
+# at most this many decimal places are copied from a column's observed cells to its
+# imputed ones; past it (or in exponent notation) the shortest round-trip form is used
+MAX_PLACES = 10
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -103,6 +106,8 @@ class CsvText:
     line_end : str
         The header's line ending, ``"\\n"`` or ``"\\r\\n"`` (Windows), used for every
         line written.
+    decimal : str
+        The decimal mark of the file's numbers (``"."``, or ``","`` as in ``3,25``).
     """
 
     text: pd.DataFrame
@@ -111,6 +116,7 @@ class CsvText:
     encoding: str = "utf-8"
     bom: bool = False
     line_end: str = "\n"
+    decimal: str = "."
 
     def typed(
         self,
@@ -119,13 +125,16 @@ class CsvText:
     ) -> pd.DataFrame:
         """The table for the imputer, missing cells NaN.
 
-        A column whose observed cells all read as numbers is numeric: nullable
-        ``Int64`` when all are whole-number literals that fit (imputations are then
-        whole numbers), else float64. Other columns, and those in ``categorical``, are
-        text (``str``). ``kinds``: a fitted encoder's :class:`ColumnInfo` by column
-        name; a column it knows follows it instead (numeric or categorical, categories
-        of numbers or booleans read as such) so that a saved model sees the types it
-        was trained on.
+        A column whose observed cells all read as numbers (with :attr:`decimal` as
+        their decimal mark) is numeric: nullable ``Int64`` when all are whole numbers
+        that fit, written as ``39`` or ``39.0`` (imputations are then whole numbers),
+        else float64. Other columns, and those in ``categorical``, are text (``str``);
+        a column of numbers written with decimal commas, unless :attr:`decimal` is
+        ``","`` or it is in ``categorical``, is a ``ValueError`` saying so.
+
+        ``kinds``: a fitted encoder's :class:`ColumnInfo` by column name; a column it
+        knows follows it instead (numeric or categorical, categories of numbers or
+        booleans read as such) so that a saved model sees the types it was trained on.
         """
         forced = set(categorical)
         columns = {}
@@ -133,18 +142,19 @@ class CsvText:
             text = self.text.iloc[:, i].where(~self.missing[:, i])
             info = (kinds or {}).get(name)
             if info is not None:
-                columns[name] = _as_trained(text, info)
+                columns[name] = _as_trained(text, info, self.decimal)
             elif name in forced:
                 columns[name] = text
             else:
-                columns[name] = _numeric_or_text(text)
+                columns[name] = _numeric_or_text(text, self.decimal)
         return pd.DataFrame(columns, index=self.text.index)
 
     def filled(self, result: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
-        """The text table with each missing cell replaced by ``result``'s value there
-        (whole numbers without a decimal point, zero-padded like the column's observed
-        cells when those are all digit strings of one width with leading zeros; other
-        numbers in Python's shortest round-trip form; categories as their text).
+        """The text table with each missing cell replaced by ``result``'s value there,
+        written like the column's observed cells (:func:`_number_text`): numbers with
+        as many decimal places as those have (``39.0`` style whole numbers too; up to
+        :data:`MAX_PLACES`) and their decimal mark, zero-padded codes padded alike;
+        other numbers in Python's shortest round-trip form; categories as their text.
         ``copy=False`` fills :attr:`text` itself (its missing markers are then gone),
         column by column, which saves holding a large table twice."""
         out = self.text
@@ -154,10 +164,8 @@ class CsvText:
             rows = np.flatnonzero(self.missing[:, i])
             if rows.size:
                 text = out.iloc[:, i]
-                new = [_cell_text(v) for v in result.iloc[rows, i]]
-                width = _zero_padded_width(text[~self.missing[:, i]])
-                if width:  # codes such as 04256: imputed ones padded alike
-                    new = [t.zfill(width) if t.isdigit() else t for t in new]
+                write = _number_text(text[~self.missing[:, i]], self.decimal)
+                new = [write(v) for v in result.iloc[rows, i]]
                 # a whole column at a time, replacing the old one: the text stays in its
                 # compact array, and a large table is not held twice
                 filler = pd.Series(new, index=text.index[rows], dtype=text.dtype)
@@ -183,9 +191,11 @@ def read_csv_text(
     sep: str = ",",
     encoding: str = "utf-8",
     na_values: Iterable[str] | None = None,
+    decimal: str = ".",
 ) -> CsvText:
-    """Read a CSV file as text; a cell is missing when its text is one of
-    ``na_values`` (default :data:`DEFAULT_NA_VALUES`; an empty cell always is).
+    """Read a CSV file as text; a cell is missing when its text, without the spaces
+    around it, is one of ``na_values`` (default :data:`DEFAULT_NA_VALUES`; an empty or
+    blank cell always is).
 
     Raises
     ------
@@ -225,9 +235,13 @@ def read_csv_text(
     _check_separator(path, header, sep)
     text = raw.iloc[1:].reset_index(drop=True)
     text.columns = header
-    markers = set(DEFAULT_NA_VALUES if na_values is None else na_values) | {""}
-    missing = text.isin(markers).to_numpy(dtype=bool)
-    return CsvText(text, missing, sep, encoding, bom, line_end)
+    markers = {m.strip() for m in (DEFAULT_NA_VALUES if na_values is None else na_values)}
+    markers.add("")
+    # spaces around a cell do not hide a marker (UCI Adult's ' ?', a blank ' ')
+    missing = np.zeros(text.shape, dtype=bool)
+    for i in range(text.shape[1]):
+        missing[:, i] = text.iloc[:, i].str.strip().isin(markers).to_numpy(dtype=bool)
+    return CsvText(text, missing, sep, encoding, bom, line_end, decimal)
 
 
 def _open_text(path: str | Path, encoding: str):
@@ -284,16 +298,46 @@ def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
         )
 
 
-def _numeric_or_text(text: pd.Series) -> pd.Series:
+def to_numbers(text: pd.Series, decimal: str = ".", errors: str = "raise") -> pd.Series:
+    """``text`` read as numbers, ``decimal`` being their decimal mark."""
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(text, errors=errors)
+
+
+def _numeric_or_text(text: pd.Series, decimal: str = ".") -> pd.Series:
     """``text`` (NaN where missing) as numbers when every observed cell reads as one."""
     observed = text.dropna()
     try:
-        numbers = pd.to_numeric(text)
+        numbers = to_numbers(text, decimal)
     except (ValueError, TypeError):
-        _warn_if_mostly_numbers(text.name, observed)
+        _refuse_decimal_commas(text.name, observed, decimal)
+        _warn_if_mostly_numbers(text.name, observed, decimal)
         return text
-    whole = _as_int64(numbers) if observed.str.fullmatch(_INTEGER).all() else None
+    whole = _as_int64(numbers) if observed.str.fullmatch(_whole(decimal)).all() else None
     return whole if whole is not None else numbers.astype(np.float64)
+
+
+def _whole(decimal: str) -> str:
+    """A whole number as written in a CSV file: ``39``, or ``39.0`` (pandas' float)."""
+    return rf"\s*[+-]?\d+(?:{re.escape(decimal)}0*)?\s*"
+
+
+def _refuse_decimal_commas(name: Hashable, observed: pd.Series, decimal: str) -> None:
+    """Numbers such as ``3,25`` would be categories, one per value (slow, huge, useless):
+    say how to read them."""
+    if decimal == "," or observed.empty:
+        return
+    if (
+        observed.str.fullmatch(r"\s*[+-]?\d+(?:,\d+)?\s*").all()
+        and observed.str.contains(",").any()
+    ):
+        example = observed[observed.str.contains(",")].iloc[0]
+        raise ValueError(
+            f"column {name!r} holds numbers written with a comma, such as {example!r}: pass "
+            f"--decimal ',' if the comma is their decimal mark, or --categorical {name!r} to "
+            "keep them as categories"
+        )
 
 
 def _as_int64(numbers: pd.Series) -> pd.Series | None:
@@ -305,10 +349,10 @@ def _as_int64(numbers: pd.Series) -> pd.Series | None:
         return None
 
 
-def _warn_if_mostly_numbers(name: Hashable, observed: pd.Series) -> None:
+def _warn_if_mostly_numbers(name: Hashable, observed: pd.Series, decimal: str = ".") -> None:
     """A text column whose cells nearly all read as numbers probably holds numbers
     with a few placeholders: it stays categorical, but say which texts did it."""
-    parsed = pd.to_numeric(observed, errors="coerce")
+    parsed = to_numbers(observed, decimal, errors="coerce")
     odd = observed[parsed.isna()]
     if len(observed) and len(odd) <= 0.1 * len(observed):
         shown = ", ".join(repr(t) for t in odd.unique()[:5])
@@ -321,12 +365,12 @@ def _warn_if_mostly_numbers(name: Hashable, observed: pd.Series) -> None:
         )
 
 
-def _as_trained(text: pd.Series, info: Any) -> pd.Series:
+def _as_trained(text: pd.Series, info: Any, decimal: str = ".") -> pd.Series:
     """``text`` typed as a fitted encoder's column ``info`` expects; text that does not
     read so is passed as is, for the imputer's own check to name."""
     if info.kind != "categorical":
         try:
-            numbers = pd.to_numeric(text)
+            numbers = to_numbers(text, decimal)
         except (ValueError, TypeError):
             return text
         whole = _as_int64(numbers) if info.integer else None
@@ -337,7 +381,7 @@ def _as_trained(text: pd.Series, info: Any) -> pd.Series:
         return text.map(lambda t: words.get(t.strip().lower(), t), na_action="ignore")
     if categories and all(isinstance(c, (int, float)) for c in categories):
         try:
-            numbers = pd.to_numeric(text)
+            numbers = to_numbers(text, decimal)
         except (ValueError, TypeError):
             return text
         # whole-number categories: imputed as 3, not 3.0
@@ -364,6 +408,43 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value)
+
+
+def _decimal_places(observed: pd.Series, decimal: str) -> int | None:
+    """How many decimal places a column's observed numbers show (``8.3252``: 4,
+    ``39.0``: 1), when all are fixed-point and some have a decimal mark; else None
+    (whole-number literals, exponents, or more than :data:`MAX_PLACES` places)."""
+    mark = re.escape(decimal)
+    if observed.empty or not observed.str.fullmatch(rf"\s*[+-]?\d*(?:{mark}\d+)?\s*").all():
+        return None
+    fraction = observed.str.extract(rf"{mark}(\d+)", expand=False).dropna()
+    places = int(fraction.str.len().max()) if len(fraction) else 0
+    return places if 0 < places <= MAX_PLACES else None
+
+
+def _number_text(observed: pd.Series, decimal: str) -> Callable[[Any], str]:
+    """How to write an imputed value in a column whose observed cells are
+    ``observed``: numbers like those (decimal places, decimal mark, zero padding),
+    anything else by :func:`_cell_text`."""
+    width = _zero_padded_width(observed)
+    places = _decimal_places(observed, decimal) if not width else None
+
+    def write(value: Any) -> str:
+        is_number = isinstance(value, (int, float, np.integer, np.floating))
+        if not is_number or isinstance(value, (bool, np.bool_)):
+            return _cell_text(value)
+        if places is not None and np.isfinite(value):
+            if isinstance(value, (int, np.integer)):  # exact, whatever its size
+                text = f"{int(value)}.{'0' * places}"
+            else:
+                text = f"{float(value):.{places}f}"
+        else:
+            text = _cell_text(value)
+        if width and text.isdigit():  # codes such as 04256: imputed ones padded alike
+            text = text.zfill(width)
+        return text.replace(".", decimal) if decimal != "." else text
+
+    return write
 
 
 def _temporary_beside(path: Path) -> Path:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.utils._param_validation import StrOptions
 
 from ._imputer import OVERRIDES, DiffPuterImputer
+from ._io import to_numbers
 from ._version import __version__
 
 __all__ = ["main"]
@@ -99,6 +99,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "uses the same)",
     )
     imp.add_argument("--encoding", default="utf-8", help="a CSV file's text encoding (utf-8)")
+    imp.add_argument(
+        "--decimal",
+        default=".",
+        metavar="C",
+        help="a CSV file's decimal mark: '.' (default) or ',' for numbers such as 3,25 "
+        "(usually with --sep ';'; imputed numbers are written with it too)",
+    )
     imp.add_argument(
         "--na-values",
         default=None,
@@ -246,6 +253,11 @@ def _impute(args: argparse.Namespace) -> int:
         _check_model_options(args)
     settings = _parse_settings(args.set)
     sep = _separator(args.sep)
+    decimal = args.decimal
+    if decimal not in (".", ","):
+        raise CLIError(f"--decimal expects '.' or ','; got {decimal!r}")
+    if decimal == sep:
+        raise CLIError(f"--decimal and --sep are both {sep!r}; a CSV file needs two marks")
     # unknown extensions fail before any work
     csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
     verbose = _verbosity(args)
@@ -256,7 +268,9 @@ def _impute(args: argparse.Namespace) -> int:
         na_values = None  # pandas' markers
         if args.na_values is not None:
             na_values = [v.strip() for v in args.na_values.split(",")]
-        text = read_csv_text(src, sep=sep, encoding=args.encoding, na_values=na_values)
+        text = read_csv_text(
+            src, sep=sep, encoding=args.encoding, na_values=na_values, decimal=decimal
+        )
         kinds = {c.name: c for c in imputer.encoder_.columns_} if imputer else None
         categorical = _named_columns(args.categorical, list(text.text.columns), src)
         frame = text.typed(categorical, kinds)
@@ -376,7 +390,7 @@ def _cells_at_fault(text: Any, name: Any, infinite: bool, most: int = 5) -> list
     numbers (``infinite``), or as no number at all."""
     i = list(text.text.columns).index(name)
     cells = text.text.iloc[:, i][~text.missing[:, i]]
-    numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+    numbers = to_numbers(cells, text.decimal, errors="coerce").to_numpy(dtype=float)
     at_fault = np.isinf(numbers) if infinite else np.isnan(numbers)
     return [str(c) for c in cells[at_fault].unique()[:most]]
 
