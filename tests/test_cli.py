@@ -665,3 +665,54 @@ def test_decimal_commas(tmp_path, capsys):
     ]
     assert main([*args, "--decimal", ";", "--force"]) == 1
     _one_line_error(capsys, "--decimal expects '.' or ','")
+
+
+def test_parquet_na_values_and_csv_codes_to_parquet(tmp_path):
+    """--na-values reads a Parquet file's text cells too (was ignored); zero-padded
+    codes read from a CSV stay padded text in a Parquet output (09933 became 9933)."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=30), "c": np.where(np.arange(30) % 5 == 0, " ?", "a")}
+    )
+    frame.loc[1::4, "x"] = np.nan
+    src, dst = tmp_path / "in.parquet", tmp_path / "o.parquet"
+    frame.to_parquet(src)
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=?"]) == 0
+    assert set(pd.read_parquet(dst)["c"]) == {"a"}
+    codes = tmp_path / "codes.csv"
+    codes.write_text(
+        "zip,x\n" + "".join(f"{'' if i % 6 == 0 else f'0{9900 + i}'},{i}\n" for i in range(30))
+    )
+    out = tmp_path / "codes.parquet"
+    assert main(["impute", str(codes), "-o", str(out), "-q"]) == 0
+    zips = pd.read_parquet(out)["zip"]
+    assert zips.iloc[1] == "09901" and all(len(z) == 5 and z.startswith("0") for z in zips)
+
+
+def test_model_from_a_csv_refuses_a_parquet_with_booleans(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"x": rng.normal(size=30), "flag": rng.random(30) < 0.5})
+    frame = frame.astype({"flag": object})
+    frame.loc[::7, "flag"] = None
+    csv_src, model = tmp_path / "train.csv", tmp_path / "m.dpt"
+    frame.to_csv(csv_src, index=False)
+    args = ["impute", str(csv_src), "-o", str(tmp_path / "a.csv"), "-q"]
+    assert main([*args, "--save-model", str(model)]) == 0
+    pq = tmp_path / "new.parquet"
+    frame.to_parquet(pq)
+    assert main(["impute", str(pq), "-o", str(tmp_path / "b.parquet"), "--model", str(model)]) == 1
+    _one_line_error(capsys, "column 'flag' held text when the model was trained", "bool")
+
+
+def test_gzip_output_names_its_own_file(table, tmp_path):
+    src, dst = _write(table, tmp_path), tmp_path / "out.csv.gz"
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    header = dst.read_bytes()[:40]
+    assert b"out.csv\x00" in header and b".out." not in header  # not the temporary name
+
+
+def test_a_first_line_of_numbers_is_not_a_header(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("".join(f"{i / 3:.4f},{'' if i % 4 == 0 else i},{i % 2}.5\n" for i in range(20)))
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
+    _one_line_error(capsys, "reads as numbers, not column names", "header line")

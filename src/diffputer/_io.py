@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 __all__ = [
     "DEFAULT_NA_VALUES",
+    "mark_missing",
     "CsvText",
     "atomic_write",
     "read_csv_text",
@@ -172,6 +174,23 @@ class CsvText:
                 out.isetitem(i, text.where(~self.missing[:, i], filler.reindex(text.index)))
         return out
 
+    def with_codes(self, result: pd.DataFrame) -> pd.DataFrame:
+        """``result`` with each column of zero-padded codes (``04256``, read as numbers
+        to impute them) back as their text, imputed ones padded alike: for a typed
+        output (Parquet) that must not turn ``09933`` into ``9933``."""
+        padded = [
+            i
+            for i in range(self.text.shape[1])
+            if _zero_padded_width(self.text.iloc[:, i][~self.missing[:, i]])
+        ]
+        if not padded:
+            return result
+        text = self.filled(result)
+        out = result.copy()
+        for i in padded:
+            out.isetitem(i, text.iloc[:, i].set_axis(result.index))
+        return out
+
     def write(self, frame: pd.DataFrame, path: str | Path) -> None:
         """Write ``frame`` (text, as from :meth:`filled`) atomically to ``path``,
         with this file's separator, encoding, byte-order mark and line ending."""
@@ -180,8 +199,14 @@ class CsvText:
             encoding = "utf-8-sig"
         atomic_write(
             path,
-            lambda tmp: frame.to_csv(
-                tmp, index=False, sep=self.sep, encoding=encoding, lineterminator=self.line_end
+            lambda tmp: _to_csv(
+                frame,
+                tmp,
+                path,
+                index=False,
+                sep=self.sep,
+                encoding=encoding,
+                lineterminator=self.line_end,
             ),
         )
 
@@ -224,14 +249,7 @@ def read_csv_text(
         last = raw.iloc[:, 0].ne("").to_numpy().nonzero()[0]
         raw = raw.iloc[: last[-1] + 1 if last.size else 0]
     header = [str(h) for h in raw.iloc[0]] if len(raw) else []  # no NaN: na_filter=False
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header):
-        if name in seen:
-            raise ValueError(
-                f"{path}: columns {seen[name] + 1} and {i + 1} are both named {name!r}; "
-                "column names must be unique"
-            )
-        seen[name] = i
+    _check_header(path, header)
     _check_separator(path, header, sep)
     text = raw.iloc[1:].reset_index(drop=True)
     text.columns = header
@@ -242,6 +260,54 @@ def read_csv_text(
     for i in range(text.shape[1]):
         missing[:, i] = text.iloc[:, i].str.strip().isin(markers).to_numpy(dtype=bool)
     return CsvText(text, missing, sep, encoding, bom, line_end, decimal)
+
+
+def _check_header(path: str | Path, header: list[str]) -> None:
+    """Unique column names, on a line that names columns rather than holding data
+    (a first line whose fields are, blanks aside, at least half numbers with a
+    fraction, such as ``28.7967``, is data)."""
+    named = [h for h in header if h.strip()]
+    numbers = bool(named) and all(_is_number(h) for h in named)
+    fractions = sum(_is_number(h) and not h.strip().lstrip("+-").isdigit() for h in named)
+    if named and fractions >= len(named) / 2:
+        shown = ", ".join(repr(h) for h in header[:4]) + (", ..." if len(header) > 4 else "")
+        raise ValueError(
+            f"{path}: the first line ({shown}) reads as numbers, not column names; add a "
+            "header line naming the columns"
+        )
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            header_like = not (numbers or not name.strip() or _is_number(name))
+            hint = "" if header_like else "; is the first line a header naming the columns?"
+            raise ValueError(
+                f"{path}: columns {seen[name] + 1} and {i + 1} are both named {name!r}; "
+                f"column names must be unique{hint}"
+            )
+        seen[name] = i
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def mark_missing(frame: pd.DataFrame, markers: Iterable[str]) -> pd.DataFrame:
+    """``frame`` (from a typed file: Parquet) with the text cells that are one of
+    ``markers``, spaces around them ignored, made missing; other columns unchanged."""
+    markers = {m.strip() for m in markers}
+    out = frame.copy()
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        if not (ptypes.is_string_dtype(column.dtype) or ptypes.is_object_dtype(column.dtype)):
+            continue
+        hit = column.map(lambda v: isinstance(v, str) and v.strip() in markers)
+        if hit.any():
+            out.isetitem(i, column.mask(hit.to_numpy(dtype=bool)))
+    return out
 
 
 def _open_text(path: str | Path, encoding: str):
@@ -294,7 +360,7 @@ def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
         shown = "\\t" if other == "\t" else other
         raise ValueError(
             f"{path}: the header reads as one column, {header[0]!r}: is the file "
-            f"separated by {shown!r}? pass --sep '{shown}'"
+            f"separated by '{shown}'? pass --sep '{shown}'"
         )
 
 
@@ -488,6 +554,20 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
         raise
 
 
+def _to_csv(frame: pd.DataFrame, tmp: str, path: str | Path, **options: Any) -> None:
+    """``frame.to_csv`` into the temporary file ``tmp`` that will become ``path``: a
+    gzip header or a zip member then names ``path``'s file, not the temporary one."""
+    name = Path(path).name
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gz":
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename=name, mode="wb", fileobj=raw) as gz:
+            frame.to_csv(gz, **options)
+    elif suffix == ".zip":
+        frame.to_csv(tmp, compression={"method": "zip", "archive_name": name[:-4]}, **options)
+    else:
+        frame.to_csv(tmp, **options)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, sep: str = ",") -> None:
     """Write ``frame`` atomically as CSV (separated by ``sep``) or Parquet, chosen by
     ``path``'s extension."""
@@ -496,7 +576,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, sep: str = ",") -> None:
         # an index that is not the default 0..n-1 (a Parquet file's ids) is kept as
         # leading column(s)
         index = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=index, sep=sep))
+        atomic_write(path, lambda tmp: _to_csv(frame, tmp, path, index=index, sep=sep))
     else:
         # the index is kept (a RangeIndex as metadata only, others as columns)
         atomic_write(path, lambda tmp: frame.to_parquet(tmp))

@@ -112,7 +112,9 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="comma-separated texts that mark a missing CSV cell besides the empty one "
         "(default pandas' markers: NA, N/A, NaN, null, None, ...; --na-values '' "
-        "for empty cells only; a list starting with '-' as --na-values=-,?)",
+        "for empty cells only; a list starting with '-' as --na-values=-,?); spaces "
+        "around a cell are ignored. For a Parquet file: text cells to read as missing "
+        "besides its nulls (none by default)",
     )
     imp.add_argument("--save-model", metavar="M", help="also save the fitted model to M")
     imp.add_argument("--model", metavar="M", help="use a saved model: impute without training")
@@ -240,7 +242,7 @@ def _separator(text: str) -> str:
 
 
 def _impute(args: argparse.Namespace) -> int:
-    from ._io import read_csv_text, read_table, table_format, write_table
+    from ._io import mark_missing, read_csv_text, read_table, table_format, write_table
 
     src, dst = Path(args.input), Path(args.output)
     _check_paths(src, dst, args.force)
@@ -276,6 +278,10 @@ def _impute(args: argparse.Namespace) -> int:
         frame = text.typed(categorical, kinds)
     else:
         frame = read_table(src)
+        if args.na_values is not None:  # a Parquet file's text cells, when asked
+            frame = mark_missing(frame, [v.strip() for v in args.na_values.split(",")])
+        if imputer is not None:
+            _check_text_categories(imputer, frame, src)
         categorical = _named_columns(args.categorical, list(frame.columns), src)
     try:
         if imputer is not None:
@@ -302,6 +308,8 @@ def _impute(args: argparse.Namespace) -> int:
     if text is not None and csv_out:
         text.write(text.filled(result, copy=False), dst)
     else:
+        if text is not None:  # codes such as 04256 stay text, padded
+            result = text.with_codes(result)
         write_table(result, dst, sep=sep)
     if args.save_model:
         imputer.save(args.save_model)
@@ -323,6 +331,27 @@ def _named_columns(spec: str | None, columns: list[Any], src: Path) -> list[Any]
         shown = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
         raise CLIError(f"--categorical names {unknown}, not columns of {src} ({shown})")
     return names
+
+
+def _check_text_categories(imputer: DiffPuterImputer, frame: Any, src: Path) -> None:
+    """A model trained on a CSV file knows a true/false or number column as text
+    categories ('True', '3'); in a Parquet file the column holds booleans or numbers,
+    which it would take for unseen values. Refuse that before any sampling."""
+    for info in imputer.encoder_.columns_:
+        if info.kind != "categorical" or info.name not in frame.columns:
+            continue
+        categories = info.categories or []
+        if not categories or not all(isinstance(c, str) for c in categories):
+            continue
+        values = frame[info.name].dropna()
+        other = next((v for v in values if not isinstance(v, str)), None)
+        if other is not None:
+            raise CLIError(
+                f"column {info.name!r} held text when the model was trained (categories "
+                f"such as {categories[:3]}) but holds {type(other).__name__} values in "
+                f"{src} (such as {other!r}); impute a CSV version of the file, or train "
+                "a model on Parquet files"
+            )
 
 
 def _model_order(imputer: DiffPuterImputer, columns: list[Any], src: Path) -> list[Any] | None:
