@@ -13,6 +13,7 @@ import gzip
 import io
 import itertools
 import lzma
+import math
 import os
 import re
 import secrets
@@ -65,6 +66,9 @@ DEFAULT_NA_VALUES = (
 # at most this many decimal places are copied from a column's observed cells to its
 # imputed ones; past it (or in exponent notation) the shortest round-trip form is used
 MAX_PLACES = 10
+# spaces around a number in the patterns below: not ``\s``, which sends pandas' string
+# kernels from pyarrow's regex engine to a Python loop (ten times slower)
+_S = "[ \t]*"
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -167,7 +171,7 @@ class CsvText:
             if rows.size:
                 text = out.iloc[:, i]
                 write = _number_text(text[~self.missing[:, i]], self.decimal)
-                new = [write(v) for v in result.iloc[rows, i]]
+                new = write(result.iloc[rows, i])
                 # a whole column at a time, replacing the old one: the text stays in its
                 # compact array, and a large table is not held twice
                 filler = pd.Series(new, index=text.index[rows], dtype=text.dtype)
@@ -386,7 +390,7 @@ def _numeric_or_text(text: pd.Series, decimal: str = ".") -> pd.Series:
 
 def _whole(decimal: str) -> str:
     """A whole number as written in a CSV file: ``39``, or ``39.0`` (pandas' float)."""
-    return rf"\s*[+-]?\d+(?:{re.escape(decimal)}0*)?\s*"
+    return rf"{_S}[+-]?[0-9]+(?:{re.escape(decimal)}0*)?{_S}"
 
 
 def _refuse_decimal_commas(name: Hashable, observed: pd.Series, decimal: str) -> None:
@@ -395,7 +399,7 @@ def _refuse_decimal_commas(name: Hashable, observed: pd.Series, decimal: str) ->
     if decimal == "," or observed.empty:
         return
     if (
-        observed.str.fullmatch(r"\s*[+-]?\d+(?:,\d+)?\s*").all()
+        observed.str.fullmatch(rf"{_S}[+-]?[0-9]+(?:,[0-9]+)?{_S}").all()
         and observed.str.contains(",").any()
     ):
         example = observed[observed.str.contains(",")].iloc[0]
@@ -458,7 +462,7 @@ def _as_trained(text: pd.Series, info: Any, decimal: str = ".") -> pd.Series:
 
 def _zero_padded_width(observed: pd.Series) -> int:
     """The common width of a column of zero-padded digit strings (``04256``), else 0."""
-    if observed.empty or not observed.str.fullmatch(r"\d+").all():
+    if observed.empty or not observed.str.fullmatch(r"[0-9]+").all():
         return 0
     widths = observed.str.len()
     padded = observed.str.startswith("0") & (widths > 1)
@@ -481,34 +485,39 @@ def _decimal_places(observed: pd.Series, decimal: str) -> int | None:
     ``39.0``: 1), when all are fixed-point and some have a decimal mark; else None
     (whole-number literals, exponents, or more than :data:`MAX_PLACES` places)."""
     mark = re.escape(decimal)
-    if observed.empty or not observed.str.fullmatch(rf"\s*[+-]?\d*(?:{mark}\d+)?\s*").all():
+    pattern = rf"{_S}[+-]?[0-9]*(?:{mark}[0-9]+)?{_S}"
+    if observed.empty or not observed.str.fullmatch(pattern).all():
         return None
-    fraction = observed.str.extract(rf"{mark}(\d+)", expand=False).dropna()
-    places = int(fraction.str.len().max()) if len(fraction) else 0
+    # digits after the mark (string kernels only: a regex extract is a Python loop)
+    stripped = observed.str.strip()
+    at = stripped.str.find(decimal)
+    fraction = (stripped.str.len() - at - 1)[at >= 0]
+    places = int(fraction.max()) if len(fraction) else 0
     return places if 0 < places <= MAX_PLACES else None
 
 
-def _number_text(observed: pd.Series, decimal: str) -> Callable[[Any], str]:
-    """How to write an imputed value in a column whose observed cells are
+def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], list[str]]:
+    """How to write the imputed values of a column whose observed cells are
     ``observed``: numbers like those (decimal places, decimal mark, zero padding),
-    anything else by :func:`_cell_text`."""
+    anything else by :func:`_cell_text`. Branches once per column, not per cell."""
     width = _zero_padded_width(observed)
     places = _decimal_places(observed, decimal) if not width else None
 
-    def write(value: Any) -> str:
-        is_number = isinstance(value, (int, float, np.integer, np.floating))
-        if not is_number or isinstance(value, (bool, np.bool_)):
-            return _cell_text(value)
-        if places is not None and np.isfinite(value):
-            if isinstance(value, (int, np.integer)):  # exact, whatever its size
-                text = f"{int(value)}.{'0' * places}"
-            else:
-                text = f"{float(value):.{places}f}"
+    def write(values: pd.Series) -> list[str]:
+        dtype = values.dtype
+        if ptypes.is_bool_dtype(dtype) or not ptypes.is_numeric_dtype(dtype):
+            return [_cell_text(v) for v in values]  # text, categories, booleans
+        numbers = values.tolist()  # Python ints or floats
+        if ptypes.is_integer_dtype(dtype):
+            zeros = "." + "0" * places if places else ""
+            texts = [f"{v}{zeros}" for v in numbers]  # exact, whatever the size
+        elif places is not None:
+            texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
         else:
-            text = _cell_text(value)
-        if width and text.isdigit():  # codes such as 04256: imputed ones padded alike
-            text = text.zfill(width)
-        return text.replace(".", decimal) if decimal != "." else text
+            texts = [repr(float(v)) for v in numbers]
+        if width:  # codes such as 04256: imputed ones padded alike
+            texts = [t.zfill(width) if t.isdigit() else t for t in texts]
+        return [t.replace(".", decimal) for t in texts] if decimal != "." else texts
 
     return write
 
