@@ -716,3 +716,15 @@ def test_a_first_line_of_numbers_is_not_a_header(tmp_path, capsys):
     src.write_text("".join(f"{i / 3:.4f},{'' if i % 4 == 0 else i},{i % 2}.5\n" for i in range(20)))
     assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
     _one_line_error(capsys, "reads as numbers, not column names", "header line")
+
+
+def test_a_table_without_missing_cells_is_written_without_training(table, tmp_path, monkeypatch):
+    from diffputer import DiffPuterImputer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained with nothing to impute")
+
+    monkeypatch.setattr(DiffPuterImputer, "fit_transform", no_training)
+    src, dst = _write(table.dropna(), tmp_path), tmp_path / "o.csv"
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    assert dst.read_bytes() == src.read_bytes()

@@ -242,7 +242,7 @@ def _separator(text: str) -> str:
 
 
 def _impute(args: argparse.Namespace) -> int:
-    from ._io import mark_missing, read_csv_text, read_table, table_format, write_table
+    from ._io import mark_missing, read_csv_text, read_table, table_format
 
     src, dst = Path(args.input), Path(args.output)
     _check_paths(src, dst, args.force)
@@ -283,6 +283,16 @@ def _impute(args: argparse.Namespace) -> int:
         if imputer is not None:
             _check_text_categories(imputer, frame, src)
         categorical = _named_columns(args.categorical, list(frame.columns), src)
+    n_missing = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
+    if n_missing == 0 and not args.save_model:
+        # nothing to impute and no model asked for: no training (minutes on a large
+        # table), the table written as it was read
+        _write(frame, text, dst, csv_out, sep)
+        if verbose:
+            print(
+                f"diffputer: no missing cell in {src}; wrote it unchanged to {dst}", file=sys.stderr
+            )
+        return 0
     try:
         if imputer is not None:
             imputer.set_params(verbose=verbose, random_state=args.seed)
@@ -305,18 +315,25 @@ def _impute(args: argparse.Namespace) -> int:
             raise
         raise CLIError(_file_fix(problem, src, text)) from exc
     # the table first: a model that cannot be saved does not cost the imputations
-    if text is not None and csv_out:
-        text.write(text.filled(result, copy=False), dst)
-    else:
-        if text is not None:  # codes such as 04256 stay text, padded
-            result = text.with_codes(result)
-        write_table(result, dst, sep=sep)
+    _write(result, text, dst, csv_out, sep)
     if args.save_model:
         imputer.save(args.save_model)
     if verbose:
-        n = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
-        print(f"diffputer: imputed {n} cell(s); wrote {dst}", file=sys.stderr)
+        print(f"diffputer: imputed {n_missing} cell(s); wrote {dst}", file=sys.stderr)
     return 0
+
+
+def _write(result: Any, text: Any, dst: Path, csv_out: bool, sep: str) -> None:
+    """The imputed table to ``dst``: a CSV read as text, as its text with the missing
+    cells filled; otherwise typed (codes such as 04256 read from a CSV stay text)."""
+    from ._io import write_table
+
+    if text is not None and csv_out:
+        text.write(text.filled(result, copy=False), dst)
+        return
+    if text is not None:
+        result = text.with_codes(result)
+    write_table(result, dst, sep=sep)
 
 
 def _named_columns(spec: str | None, columns: list[Any], src: Path) -> list[Any]:
