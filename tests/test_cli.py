@@ -712,10 +712,21 @@ def test_gzip_output_names_its_own_file(table, tmp_path):
 
 
 def test_a_first_line_of_numbers_is_not_a_header(tmp_path, capsys):
+    """UCI Magic as shipped: ten measurements and a class letter, no header."""
     src = tmp_path / "in.csv"
-    src.write_text("".join(f"{i / 3:.4f},{'' if i % 4 == 0 else i},{i % 2}.5\n" for i in range(20)))
+    rows = [
+        ",".join(
+            [*("" if (i + j) % 7 == 3 else f"{(i + 1) * (j + 1) / 7:.4f}" for j in range(10)), "g"]
+        )
+        for i in range(20)
+    ]
+    src.write_text("\n".join(rows) + "\n")
     assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
     _one_line_error(capsys, "reads as numbers, not column names", "header line")
+    # names that look like numbers are still names (wavelengths, years, 1e3, inf)
+    for header in ("sample,350.5,351.0", "2019_1,2019_2,2020_1", "x,inf,1e3"):
+        src.write_text(header + "\n" + "".join(f"{i},{i % 3 or ''},{i / 2}\n" for i in range(12)))
+        assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "-q", "--force"]) == 0
 
 
 def test_a_table_without_missing_cells_is_written_without_training(table, tmp_path, monkeypatch):
@@ -728,3 +739,45 @@ def test_a_table_without_missing_cells_is_written_without_training(table, tmp_pa
     src, dst = _write(table.dropna(), tmp_path), tmp_path / "o.csv"
     assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
     assert dst.read_bytes() == src.read_bytes()
+
+
+def test_number_text_of_imputed_cells():
+    from diffputer._io import _number_text
+
+    write = _number_text(pd.Series(["1.50", " 2.25", "-3"]), ".")
+    assert write(pd.Series([-0.001, 3.14159, -2.5])) == ["0.00", "3.14", "-2.50"]
+    assert _number_text(pd.Series(["1,5"]), ",")(pd.Series([2.25])) == ["2,2"]
+    assert _number_text(pd.Series(["39.0"]), ".")(pd.Series([40], dtype="Int64")) == ["40.0"]
+    assert _number_text(pd.Series(["0042"]), ".")(pd.Series([7], dtype="Int64")) == ["0007"]
+
+
+def test_decimal_commas_with_dots_and_quotes(tmp_path, capsys):
+    """With --decimal ',', '2.500' is not 2.5 (it groups thousands): refused by name;
+    quoted decimal commas in a comma-separated file read with --decimal ','."""
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "a;b\n" + "".join(f"{i},5;{'' if i % 4 == 0 else f'{i}.500'}\n" for i in range(1, 20))
+    )
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "--sep", ";", "--decimal", ","]
+    assert main(args) == 1
+    _one_line_error(capsys, "column 'b' holds numbers with '.' in them, such as '1.500'")
+    quoted = tmp_path / "q.csv"
+    quoted.write_text(
+        "a,b\n" + "".join(f'"{i},25",{"" if i % 4 == 0 else i}\n' for i in range(1, 20))
+    )
+    dst = tmp_path / "qo.csv"
+    assert main(["impute", str(quoted), "-o", str(dst), "-q", "--decimal", ","]) == 0
+    assert all(re.fullmatch(r"\d+,\d\d", row[0]) for row in _cells(dst)[1:])
+    assert _cells(dst)[1:] and all(row[1].isdigit() for row in _cells(dst)[1:])
+
+
+def test_parquet_na_values_reach_category_columns(tmp_path):
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=30), "c": pd.Categorical(np.where(np.arange(30) % 5 == 0, "?", "a"))}
+    )
+    frame.loc[1::4, "x"] = np.nan
+    src, dst = tmp_path / "in.parquet", tmp_path / "o.parquet"
+    frame.to_parquet(src)
+    assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=?"]) == 0
+    assert set(pd.read_parquet(dst)["c"]) == {"a"}

@@ -70,3 +70,14 @@ def test_polars_with_set_output(frame):
 def test_polars_dates_are_refused_like_pandas_ones(frame):
     with pytest.raises(TypeError, match="column 'd' holds dates"):
         DiffPuterImputer(**FAST).fit(frame.with_columns(d=pl.lit(dt.date(2020, 1, 1))))
+
+
+def test_polars_nan_is_a_missing_number_and_a_series_is_refused():
+    """polars keeps NaN apart from null; a NaN came back unimputed (pandas' isna does
+    not see it in an Arrow column)."""
+    frame = pl.DataFrame({"a": [0.0, float("nan"), 2.0, 3.0, None, 1.0], "b": [1.0, 2, 3, 4, 5, 6]})
+    out = DiffPuterImputer(**FAST).fit_transform(frame)
+    assert out["a"].null_count() == 0 and not out["a"].is_nan().any()
+    assert [out["a"][i] for i in (0, 2, 3, 5)] == [0.0, 2.0, 3.0, 1.0]  # observed kept
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        DiffPuterImputer(**FAST).fit(pl.Series([1.0, 2.0]))

@@ -87,7 +87,32 @@ def resolve_device(device: str) -> torch.device:
 
 def _is_polars(X: Any) -> bool:
     """Whether ``X`` is a polars DataFrame (polars need not be installed)."""
-    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "to_pandas")
+    kind = type(X)
+    return kind.__module__.partition(".")[0] == "polars" and kind.__name__ == "DataFrame"
+
+
+def _nan_as_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the NaN of nullable and Arrow float columns made missing.
+
+    pandas' ``Float64`` and Arrow floats (polars columns) can hold NaN beside their
+    nulls, and ``isna`` does not see it; a NaN is a missing number in a numpy column,
+    so it is one here too (else it would pass through unimputed). A copy only when
+    there is such a NaN.
+    """
+    out = frame
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        dtype = column.dtype
+        if not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            continue
+        if not ptypes.is_float_dtype(dtype):
+            continue
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        nan = np.isnan(values) & ~column.isna().to_numpy(dtype=bool)
+        if nan.any():
+            out = frame.copy() if out is frame else out
+            out.isetitem(i, column.mask(nan))
+    return out
 
 
 def _as_frame(X: Any) -> tuple[pd.DataFrame, np.dtype | None]:
@@ -377,6 +402,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             output: Any = schema
         else:
             frame, output = _as_frame(X)  # arrays: shape and dtype checks first
+        frame = _nan_as_missing(frame)
         if frame.shape[1] == 0:
             raise ValueError("X has 0 features; at least one column is required")
         check_table(frame)  # rows, duplicate names, dtypes, infinity

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from ._validation import is_dictionary
+
 __all__ = [
     "DEFAULT_NA_VALUES",
     "mark_missing",
@@ -267,13 +269,15 @@ def read_csv_text(
 
 
 def _check_header(path: str | Path, header: list[str]) -> None:
-    """Unique column names, on a line that names columns rather than holding data
-    (a first line whose fields are, blanks aside, at least half numbers with a
-    fraction, such as ``28.7967``, is data)."""
+    """Unique column names, on a line that names columns rather than holding data.
+
+    A first line whose fields (at least 3, blanks aside) are 90% or more decimal
+    fractions such as ``28.7967`` is data: column names are rarely so. Anything less
+    is taken as a header (read wrongly, a data line would still be written back as
+    it was)."""
     named = [h for h in header if h.strip()]
-    numbers = bool(named) and all(_is_number(h) for h in named)
-    fractions = sum(_is_number(h) and not h.strip().lstrip("+-").isdigit() for h in named)
-    if named and fractions >= len(named) / 2:
+    fractions = sum(bool(re.fullmatch(rf"{_S}[+-]?[0-9]*\.[0-9]+{_S}", h)) for h in named)
+    if len(named) >= 3 and fractions >= 0.9 * len(named):
         shown = ", ".join(repr(h) for h in header[:4]) + (", ..." if len(header) > 4 else "")
         raise ValueError(
             f"{path}: the first line ({shown}) reads as numbers, not column names; add a "
@@ -282,8 +286,8 @@ def _check_header(path: str | Path, header: list[str]) -> None:
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if name in seen:
-            header_like = not (numbers or not name.strip() or _is_number(name))
-            hint = "" if header_like else "; is the first line a header naming the columns?"
+            data_like = not name.strip() or _is_number(name)
+            hint = "; is the first line a header naming the columns?" if data_like else ""
             raise ValueError(
                 f"{path}: columns {seen[name] + 1} and {i + 1} are both named {name!r}; "
                 f"column names must be unique{hint}"
@@ -300,15 +304,17 @@ def _is_number(text: str) -> bool:
 
 
 def mark_missing(frame: pd.DataFrame, markers: Iterable[str]) -> pd.DataFrame:
-    """``frame`` (from a typed file: Parquet) with the text cells that are one of
-    ``markers``, spaces around them ignored, made missing; other columns unchanged."""
+    """``frame`` (from a typed file: Parquet) with the text cells (of text and category
+    columns) that are one of ``markers``, spaces around them ignored, made missing;
+    other columns unchanged."""
     markers = {m.strip() for m in markers}
     out = frame.copy()
     for i in range(frame.shape[1]):
-        column = frame.iloc[:, i]
-        if not (ptypes.is_string_dtype(column.dtype) or ptypes.is_object_dtype(column.dtype)):
+        column, dtype = frame.iloc[:, i], frame.iloc[:, i].dtype
+        text_like = ptypes.is_string_dtype(dtype) or ptypes.is_object_dtype(dtype)
+        if not (text_like or isinstance(dtype, pd.CategoricalDtype) or is_dictionary(dtype)):
             continue
-        hit = column.map(lambda v: isinstance(v, str) and v.strip() in markers)
+        hit = column.astype(object).map(lambda v: isinstance(v, str) and v.strip() in markers)
         if hit.any():
             out.isetitem(i, column.mask(hit.to_numpy(dtype=bool)))
     return out
@@ -369,8 +375,15 @@ def _check_separator(path: str | Path, header: list[str], sep: str) -> None:
 
 
 def to_numbers(text: pd.Series, decimal: str = ".", errors: str = "raise") -> pd.Series:
-    """``text`` read as numbers, ``decimal`` being their decimal mark."""
+    """``text`` read as numbers, ``decimal`` being their decimal mark; with ``","``, a
+    cell holding a ``.`` is no number (``2.500`` groups thousands there, as for pandas'
+    ``read_csv(decimal=",")``)."""
     if decimal != ".":
+        dotted = text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+        if dotted.any():
+            if errors == "raise":
+                raise ValueError(f"{text[dotted].iloc[0]!r} holds a '.' beside decimal commas")
+            text = text.mask(dotted, "not a number")
         text = text.str.replace(decimal, ".", regex=False)
     return pd.to_numeric(text, errors=errors)
 
@@ -394,9 +407,20 @@ def _whole(decimal: str) -> str:
 
 
 def _refuse_decimal_commas(name: Hashable, observed: pd.Series, decimal: str) -> None:
-    """Numbers such as ``3,25`` would be categories, one per value (slow, huge, useless):
-    say how to read them."""
-    if decimal == "," or observed.empty:
+    """Numbers such as ``3,25`` (or, with decimal commas, ``2.500``) would be categories,
+    one per value (slow, huge, useless): say how to read them."""
+    if observed.empty:
+        return
+    if decimal == ",":
+        dots = observed.str.contains(".", regex=False)
+        grouped = rf"{_S}[+-]?[0-9]{{1,3}}(?:\.[0-9]{{3}})+(?:,[0-9]+)?{_S}"
+        if dots.any() and observed[dots].str.fullmatch(grouped).all():
+            raise ValueError(
+                f"column {name!r} holds numbers with '.' in them, such as "
+                f"{observed[dots].iloc[0]!r}, beside decimal commas: if the dots group "
+                "thousands, remove them from the file (diffputer reads no thousands "
+                f"separators), or pass --categorical {name!r} to keep the column as text"
+            )
         return
     if (
         observed.str.fullmatch(rf"{_S}[+-]?[0-9]+(?:,[0-9]+)?{_S}").all()
@@ -513,6 +537,8 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
             texts = [f"{v}{zeros}" for v in numbers]  # exact, whatever the size
         elif places is not None:
             texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
+            # -0.004 to 2 places is '-0.00': no sign on a zero
+            texts = [t[1:] if t[:2] == "-0" and not t.strip("-0.,") else t for t in texts]
         else:
             texts = [repr(float(v)) for v in numbers]
         if width:  # codes such as 04256: imputed ones padded alike

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -258,8 +259,6 @@ def _impute(args: argparse.Namespace) -> int:
     decimal = args.decimal
     if decimal not in (".", ","):
         raise CLIError(f"--decimal expects '.' or ','; got {decimal!r}")
-    if decimal == sep:
-        raise CLIError(f"--decimal and --sep are both {sep!r}; a CSV file needs two marks")
     # unknown extensions fail before any work
     csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
     verbose = _verbosity(args)
@@ -417,7 +416,10 @@ def _file_fix(problem: Any, src: Path, text: Any) -> str:
     if not cells:  # not expected: every such column has a cell at fault
         return str(problem.text)
     quoted = ", ".join(repr(c) for c in cells)
-    example = "" if any("," in c for c in cells) else f", e.g. --na-values=NA,{','.join(cells)}"
+    markers = list(dict.fromkeys(c.strip() for c in cells))  # matched without spaces
+    example = ""
+    if not any("," in m for m in markers):
+        example = ", e.g. " + shlex.quote("--na-values=" + ",".join(["NA", *markers]))
     if infinite:
         head = f"{problem.text}, written {quoted}: values, not missing cells"
     else:
