@@ -473,8 +473,11 @@ class TableEncoder:
         flat = np.asarray(raw).reshape(-1, self.n_encoded)
         return (self._forward(flat).reshape(np.shape(raw)) - self.mean_) / self.std_
 
-    def decode_column(self, i: int, raw: np.ndarray) -> np.ndarray:
-        """Values of input column ``i`` from raw encoded values (one per row)."""
+    def decode_column(self, i: int, raw: np.ndarray, clip: bool = False) -> np.ndarray:
+        """Values of input column ``i`` from raw encoded values (one per row).
+
+        ``clip``: numbers within the column's observed range, exactly (the sampler
+        clips in float32 scaled units, which can land a rounding step outside)."""
         col, block = self.columns_[i], self.blocks()[i]
         if col.kind == CATEGORICAL:
             if not col.categories:
@@ -487,6 +490,8 @@ class TableEncoder:
             return np.full(len(raw), col.lo)
         if col.integer:
             values = np.clip(np.rint(values), col.lo, col.hi)
+        elif clip and col.lo is not None:
+            values = np.clip(values, col.lo, col.hi)
         return values
 
     def _finite_or_mean(self, i: int, rows: np.ndarray) -> int:
@@ -510,8 +515,9 @@ class TableEncoder:
         rows[:, block] = np.where(bad, fallback[block], values)
         return int(bad.any(axis=1).sum())
 
-    def fill(self, frame: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
-        """A copy of ``frame`` with its missing cells replaced by the decoded ``z``.
+    def fill(self, frame: pd.DataFrame, z: np.ndarray, clip: bool = False) -> pd.DataFrame:
+        """A copy of ``frame`` with its missing cells replaced by the decoded ``z``
+        (numbers within each column's observed range when ``clip``).
 
         Observed cells are taken from ``frame`` itself (bit for bit), and every column
         keeps its dtype, except that a ``category`` column lacking an imputed value
@@ -531,7 +537,7 @@ class TableEncoder:
             n_bad = self._finite_or_mean(i, rows)
             if n_bad:
                 fallbacks[series.name] = n_bad
-            values = self.decode_column(i, rows)
+            values = self.decode_column(i, rows, clip)
             filled = series.copy()
             if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
                 values = _cast_numeric(values, series.dtype)  # numbers, or numeric codes

@@ -545,7 +545,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Same type as ``X``, with the same shape, index, column order and dtypes.
         """
         frame, output, z = self._fit(X, checkpoint_dir)
-        return self._output(self.encoder_.fill(frame, z), output)
+        clip = self.preset_.sampler.clip_denoised
+        return self._output(self.encoder_.fill(frame, z, clip), output)
 
     # ------------------------------------------------------------------ imputing
     def transform(self, X: Any) -> Any:
@@ -585,7 +586,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 callback=callback,
                 median_columns=_median_columns(self.encoder_, device),
             )
-        return self._output(self.encoder_.fill(frame, z_out.numpy()), output)
+        clip = self.preset_.sampler.clip_denoised
+        return self._output(self.encoder_.fill(frame, z_out.numpy(), clip), output)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names: the input's (an imputer keeps its columns)."""
