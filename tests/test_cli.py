@@ -781,3 +781,18 @@ def test_parquet_na_values_reach_category_columns(tmp_path):
     frame.to_parquet(src)
     assert main(["impute", str(src), "-o", str(dst), "-q", "--na-values=?"]) == 0
     assert set(pd.read_parquet(dst)["c"]) == {"a"}
+
+
+@pytest.mark.parametrize("rate", ["0", "1", "1.5", "nan", "-0.1"])
+def test_demo_rate_is_checked_before_any_work(rate, capsys):
+    """--rate 0 trained and printed NaN scores; --rate 1 failed with an IndexError."""
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--rate", rate])
+    assert info.value.code == 2
+    assert "--rate: expected a share in (0, 1)" in capsys.readouterr().err
+
+
+def test_seed_is_checked_by_the_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--seed", "-1"])
+    assert "--seed: expected 0 to 4294967295" in capsys.readouterr().err

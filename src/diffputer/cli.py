@@ -52,6 +52,28 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an integer from 0 to 2**32 - 1 (numpy's seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected 0 to 4294967295, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """``--rate``: a share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a share in (0, 1), got {text}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffputer",
@@ -69,7 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imp.add_argument("input", metavar="IN", help="input table (.csv or .parquet)")
     imp.add_argument("-o", "--output", metavar="OUT", required=True, help="output table")
     imp.add_argument("--preset", default=None, help="settings preset (fast, paper, conditional)")
-    imp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    imp.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     imp.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     imp.add_argument(
         "--categorical",
@@ -125,12 +147,14 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="impute a masked sample of UCI Adult and compare with mean/mode",
-        description="Hide 30%% of a 1,500-row sample of UCI Adult (shipped with the "
+        description="Hide 30% of a 1,500-row sample of UCI Adult (shipped with the "
         "package), impute it, and print the scores next to mean/mode imputation.",
     )
     demo.add_argument("--preset", default=None, help="settings preset (fast, paper, conditional)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--rate", type=float, default=0.3, help="share of cells to hide")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--rate", type=_rate, default=0.3, help="share of cells to hide, in (0, 1) (default 0.3)"
+    )
     _add_verbosity(demo)
 
     bench = sub.add_parser(

@@ -115,6 +115,48 @@ def test_unknown_dataset_and_missing_files(tmp_path, monkeypatch, capsys):
     assert "letter-recognition.data" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--datasets", ","], "--datasets names nothing"),
+        (["--methods", ""], "--methods names nothing"),
+        (["--out", "FILE"], "is a file; it must name a folder"),
+    ],
+)
+def test_empty_grids_and_a_file_as_out_fail_before_any_work(
+    data_dir, tmp_path, capsys, extra, message
+):
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    extra = [str(afile) if e == "FILE" else e for e in extra]
+    argv = ["bench", "--datasets", "california", "--masks", "1", "--methods", "mean"]
+    argv += ["--out", str(tmp_path / "out"), *extra]
+    assert diffputer_main(argv) == 1  # was 0 with nothing run, or an error after the work
+    assert message in capsys.readouterr().err
+    assert afile.read_text() == "keep"
+
+
+def test_a_missing_data_file_fails_before_the_first_cell(data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["bench", "--datasets", "california,adult", "--masks", "1", "--methods", "mean"]
+    assert diffputer_main([*argv, "--out", str(out)]) == 1
+    assert "adult.data" in capsys.readouterr().err
+    assert not out.exists()  # California's cells were run first before
+
+
+def test_sigterm_exit_status(data_dir, tmp_path, capsys, monkeypatch):
+    from diffputer.bench import runner
+    from diffputer.cli import Terminated
+
+    def terminated(*args, **kwargs):
+        raise Terminated
+
+    monkeypatch.setattr(runner, "run_benchmark", terminated)
+    argv = ["bench", "--datasets", "california", "--masks", "1", "--methods", "mean"]
+    assert diffputer_main([*argv, "--out", str(tmp_path / "out")]) == 143  # was 130
+    assert "terminated; no cell had finished" in capsys.readouterr().err
+
+
 def test_the_library_never_imports_bench():
     code = (
         "import sys, diffputer, diffputer.cli, diffputer.demo; "

@@ -58,8 +58,19 @@ def test_shared_reference_file_parses():
     assert ((ref["value"] > 0) & (ref["value"] < 1.5)).all()
 
 
-def test_missing_reference_gives_an_empty_table(tmp_path):
-    assert load_reference(tmp_path / "none.md").empty
+def test_missing_default_reference_gives_an_empty_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIFFPUTER_DATA_DIR", str(tmp_path / "datasets"))
+    assert load_reference().empty
+
+
+def test_a_named_reference_must_exist_and_hold_tables(tmp_path):
+    """A typo in --reference dropped the paper's rows from the report silently."""
+    with pytest.raises(ValueError, match="does not exist"):
+        load_reference(tmp_path / "none.md")
+    garbage = tmp_path / "ref.md"
+    garbage.write_text("garbage\n")
+    with pytest.raises(ValueError, match="none of the paper's result tables"):
+        load_reference(garbage)
 
 
 def results_table() -> pd.DataFrame:
@@ -137,3 +148,18 @@ def test_write_report_from_a_results_folder(tmp_path):
     assert (tmp_path / "figures" / "MCAR_in_sample_mae.png").stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match="results.csv"):
         write_report(tmp_path / "empty")
+
+
+def test_figures_of_two_run_settings_do_not_overwrite_each_other(tmp_path):
+    """Results of two row counts in one folder: each section had linked the same file
+    names, so the second run's figures replaced the first's."""
+    first = results_table()
+    second = first.assign(max_rows=800, value=first["value"] + 1)
+    text = render_report(
+        pd.concat([first, second]), parse_reference(REFERENCE), tmp_path / "figures"
+    )
+    links = [line for line in text.splitlines() if line.startswith("![MCAR, in-sample, MAE")]
+    assert len(links) == 2 and links[0] != links[1]
+    files = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
+    assert len(set(files)) == len(files)  # one file per figure
+    assert all((tmp_path / f).is_file() for f in files)

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .baselines import available, check_spec
-from .datasets import available_datasets
+from .datasets import available_datasets, load_dataset
 from .masks import MECHANISMS
 
 __all__ = ["main"]
@@ -117,6 +119,11 @@ def _config(args: argparse.Namespace):
     if bad:
         raise ValueError(f"unknown mechanism(s) {bad}; expected {list(MECHANISMS)}")
     methods = _split(args.methods)
+    for option, names in (("--datasets", datasets), ("--mechanisms", mechanisms)):
+        if not names:
+            raise ValueError(f"{option} names nothing: the grid would be empty")
+    if not methods:
+        raise ValueError("--methods names nothing: the grid would be empty")
     for spec in methods:
         check_spec(spec)  # unknown names and bad parameters fail here, before any work
     if args.masks < 1:
@@ -125,6 +132,9 @@ def _config(args: argparse.Namespace):
         raise ValueError(f"--rate must be in (0, 1); got {args.rate}")
     if args.max_rows is not None and args.max_rows < 10:
         raise ValueError(f"--max-rows must be at least 10; got {args.max_rows}")
+    _check_out(args.out)
+    for name in datasets:  # a missing data file now, not hours into the grid
+        load_dataset(name, args.data_dir)
     return BenchConfig(
         datasets=tuple(datasets),
         mechanisms=tuple(mechanisms),
@@ -138,6 +148,16 @@ def _config(args: argparse.Namespace):
     )
 
 
+def _check_out(out: str) -> None:
+    """``--out`` can be the results folder: refused before any work if not."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {out} is a file; it must name a folder for results.csv")
+    folder = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {folder}")
+
+
 def _run(argv: list[str]) -> int:
     from .runner import run_benchmark
 
@@ -148,13 +168,18 @@ def _run(argv: list[str]) -> int:
             config, args.out, retry_failed=args.retry_failed, verbose=args.verbose,
             progress=not args.quiet,
         )  # fmt: skip
-    except KeyboardInterrupt:
-        print(
-            f"diffputer bench: interrupted; finished cells are in {args.out}/results.csv "
-            "and the same command resumes",
-            file=sys.stderr,
+    except KeyboardInterrupt as exc:
+        from ..cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
+        results_file = Path(args.out) / "results.csv"
+        where = (
+            f"finished cells are in {results_file} and the same command resumes"
+            if results_file.is_file()
+            else "no cell had finished"
         )
-        return 130
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"diffputer bench: {what}; {where}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     ids = {config.cell_id(*c) for c in config.cells()}
     mine = results[results["cell_id"].isin(ids)]
     failed = mine.loc[mine["status"] == "error", "cell_id"].nunique()

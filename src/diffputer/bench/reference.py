@@ -99,8 +99,19 @@ def parse_reference(text: str) -> pd.DataFrame:
 
 
 def load_reference(path: str | Path | None = None) -> pd.DataFrame:
-    """:func:`parse_reference` of the file; an empty table when it does not exist."""
-    path = Path(path) if path is not None else default_reference_path()
+    """:func:`parse_reference` of the file. Without ``path``, the default file, or an
+    empty table when it does not exist; a ``path`` given must exist and hold the
+    paper's tables (a ``ValueError`` otherwise: a typo must not drop the paper's rows
+    silently)."""
+    if path is None:
+        default = default_reference_path()
+        if not default.is_file():
+            return pd.DataFrame(columns=REFERENCE_COLUMNS)
+        return parse_reference(default.read_text(encoding="utf-8"))
+    path = Path(path)
     if not path.is_file():
-        return pd.DataFrame(columns=REFERENCE_COLUMNS)
-    return parse_reference(path.read_text(encoding="utf-8"))
+        raise ValueError(f"--reference {path} does not exist")
+    table = parse_reference(path.read_text(encoding="utf-8"))
+    if table.empty:
+        raise ValueError(f"--reference {path} holds none of the paper's result tables")
+    return table

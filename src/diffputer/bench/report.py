@@ -199,7 +199,13 @@ def render_report(
             title = f"{mechanism}, {setting}, {_METRIC_TITLES[metric]}"
             lines += [f"## {title}", "", _markdown(_score_table(part, ref, cols, metric)), ""]
             if figure_dir is not None:
-                name = f"{mechanism}_{setting}_{metric}.png".replace("-", "_")
+                # one set of figures per run setting: names must not collide
+                run_tag = (
+                    ""
+                    if len(runs) == 1
+                    else f"_rate{run['rate']:g}_seed{int(run['seed'])}_rows{rows_max}"
+                )
+                name = f"{mechanism}_{setting}_{metric}{run_tag}.png".replace("-", "_")
                 figure_dir.mkdir(parents=True, exist_ok=True)
                 _figure(part, ref, title, figure_dir / name)
                 lines += [f"![{title}]({figure_dir.name}/{name})", ""]
