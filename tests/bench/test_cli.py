@@ -163,3 +163,26 @@ def test_the_library_never_imports_bench():
         "assert not [m for m in sys.modules if m.startswith('diffputer.bench')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_failed_cells_give_exit_status_1(data_dir, tmp_path, capsys, monkeypatch):
+    """A grid whose cells all failed exited 0."""
+    from diffputer.bench import runner
+
+    original = runner.make
+
+    def broken(spec, *args, **kwargs):
+        estimator = original(spec, *args, **kwargs)
+
+        def fail(*a, **k):
+            raise RuntimeError("boom")
+
+        estimator.fit_transform = fail
+        return estimator
+
+    monkeypatch.setattr(runner, "make", broken)
+    argv = ["bench", "--datasets", "california", "--masks", "1", "--methods", "mean", "-q"]
+    assert diffputer_main([*argv, "--out", str(tmp_path / "out")]) == 1
+    assert "1 cell(s) failed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["list", "--bogus"])  # was ignored

@@ -185,8 +185,11 @@ def _run(argv: list[str]) -> int:
     failed = mine.loc[mine["status"] == "error", "cell_id"].nunique()
     if failed:
         print(
-            f"diffputer bench: {failed} cell(s) failed; see {args.out}/results.csv", file=sys.stderr
+            f"diffputer bench: {failed} cell(s) failed; see {args.out}/results.csv (rerun "
+            "with --retry-failed to run them again)",
+            file=sys.stderr,
         )
+        return 1
     elif args.verbose:
         print(f"diffputer bench: {len(ids)} cell(s) in {args.out}/results.csv", file=sys.stderr)
     return 0
@@ -217,7 +220,12 @@ def _merge(argv: list[str]) -> int:
     return 0
 
 
-def _list() -> int:
+def _list(argv: list[str]) -> int:
+    argparse.ArgumentParser(
+        prog="diffputer bench list",
+        description="List the datasets, mechanisms and methods the benchmark knows (methods "
+        "whose package is not installed are left out).",
+    ).parse_args(argv)
     print("datasets:", ", ".join(available_datasets()))
     print("mechanisms:", ", ".join(MECHANISMS))
     print("methods:", ", ".join(available()))
@@ -238,7 +246,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["merge"]:
         return _merge(argv[1:])
     if argv[:1] == ["list"]:
-        return _list()
+        return _list(argv[1:])
     if argv[:1] == ["run"]:
         argv = argv[1:]
     return _run(argv)
