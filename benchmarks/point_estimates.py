@@ -2,8 +2,9 @@
 
 A synthetic 2,000-row table with known answers: a 70/30 category and a 30%-true
 boolean that nothing predicts, a column of even whole numbers, a zero-inflated
-continuous column (60% exact zeros, the rest log-normal), and the same with its
-zeros decided by another column. 600 cells of each are hidden at random. For each
+continuous column (60% exact zeros, the rest log-normal), the same with its
+zeros decided by another column, and a column with modes at -1000 and 1000 that
+nothing predicts. 600 cells of each are hidden at random. For each
 setting it prints the imputed frequencies, how many imputed cells are exactly zero (and
 how many should be), and the MAE on the zero-inflated columns. The README's "What
 happens when" rows on point estimates and on continuous columns with many zeros quote
@@ -42,11 +43,12 @@ def make_table(n: int = 2000, hidden: int = 600, seed: int = 10):
             "even": 2 * rng.integers(0, 10, n),
             "zi": np.where(rng.random(n) < 0.6, 0.0, np.exp(rng.normal(size=n) + 2)),
             "zi_dep": np.where(x < 0.25, 0.0, np.exp(x + 0.3 * rng.normal(size=n))),
+            "bimodal": rng.choice([-1000.0, 1000.0], n) + rng.normal(size=n),
         }
     )
     frame = truth.astype({"b": "boolean", "even": "Int64"})
     masks = {}
-    for name in ("c7030", "b", "even", "zi", "zi_dep"):
+    for name in ("c7030", "b", "even", "zi", "zi_dep", "bimodal"):
         mask = np.zeros(n, dtype=bool)
         mask[rng.choice(n, hidden, replace=False)] = True
         masks[name] = mask
@@ -71,6 +73,8 @@ def main() -> None:
         print(f"  b imputed: True {b.get(True, 0)}, False {b.get(False, 0)}")
         even = out["even"][masks["even"]]
         print(f"  even: {int((even % 2 == 1).sum())} of 600 imputed values are odd")
+        between = out["bimodal"][masks["bimodal"]].abs() < 900
+        print(f"  bimodal: {int(between.sum())} of 600 imputed values between the modes")
         for name in ("zi", "zi_dep"):
             imputed, answer = out[name][masks[name]], truth[name][masks[name]]
             print(
