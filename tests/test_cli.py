@@ -796,3 +796,10 @@ def test_seed_is_checked_by_the_option(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--seed", "-1"])
     assert "--seed: expected 0 to 4294967295" in capsys.readouterr().err
+
+
+def test_a_long_row_is_named_like_a_short_one(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("a,b,c\n1,2,3\n4,5,6,7\n")
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
+    _one_line_error(capsys, "line 3 has 4 field(s), the header 3")  # was pandas' C error

@@ -248,6 +248,13 @@ def read_csv_text(
         # a ragged table often means another separator: say so if the header shows one
         first = pd.read_csv(path, encoding=encoding, nrows=1, **read)
         _check_separator(path, [str(h) for h in first.iloc[0]], sep)
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:  # a long row, in the words used for a short one
+            width, line, fields = found.groups()
+            raise ValueError(
+                f"{path}: line {line} has {fields} field(s), the header {width}; a long row "
+                "is refused (a separator inside an unquoted cell?)"
+            ) from None
         raise ValueError(f"{path}: {exc}") from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty: no header, no rows") from None

@@ -92,7 +92,9 @@ def _build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", metavar="OUT", required=True, help="output table")
     imp.add_argument("--preset", default=None, help="settings preset (fast, paper, conditional)")
     imp.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    imp.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    imp.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)"
+    )
     imp.add_argument(
         "--categorical",
         default=None,
