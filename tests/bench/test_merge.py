@@ -142,3 +142,13 @@ def test_cli_merges_and_reports(files, capsys):
     assert len(read(archive)) == 2
     assert diffputer_main(["bench", "merge", str(target), str(target)]) != 0
     assert "same file" in capsys.readouterr().err
+
+
+def test_the_same_merge_twice_archives_nothing_more(files):
+    """The second run replaced each cell with identical rows and appended them to the
+    archive again."""
+    source, target, archive = files
+    merge_results(source, target, archive=archive)
+    before = archive.read_bytes()
+    summary = merge_results(source, target, archive=archive)
+    assert summary.archived_rows == 0 and archive.read_bytes() == before

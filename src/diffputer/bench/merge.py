@@ -126,11 +126,21 @@ def merge_results(
     summary.replaced = [cell for cell in ids if cell in first_row]
     summary.added = [cell for cell in ids if cell not in first_row]
     gone = old["cell_id"].isin(set(ids))
-    summary.archived_rows = int(gone.sum())
+    # a cell whose rows come back unchanged (the same merge run twice) is not archived:
+    # nothing of it was replaced
+    columns = _columns(old, new)
+    unchanged = {
+        cell
+        for cell in summary.replaced
+        if _aligned(old[old["cell_id"] == cell], columns)
+        .reset_index(drop=True)
+        .equals(_aligned(new[new["cell_id"] == cell], columns).reset_index(drop=True))
+    }
+    archived = gone & ~old["cell_id"].isin(unchanged)
+    summary.archived_rows = int(archived.sum())
     if dry_run or not ids:
         return summary
 
-    columns = _columns(old, new)
     kept, taken = _aligned(old[~gone], columns), _aligned(new, columns)
     # a replaced cell's rows go where its old rows began; new cells after everything
     end = len(old)
@@ -139,7 +149,7 @@ def merge_results(
     merged = merged.iloc[sorted(range(len(merged)), key=order.__getitem__)]
     if archive is not None and summary.archived_rows:
         before = _read(archive, missing_ok=True)
-        replaced = old[gone]
+        replaced = old[archived]
         columns_a = _columns(before, replaced)
         rows = pd.concat([_aligned(before, columns_a), _aligned(replaced, columns_a)])
         _write(rows, archive)
