@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from .baselines import available, check_spec
+from .baselines import available, check_spec, unavailable
 from .datasets import available_datasets, load_dataset
 from .masks import MECHANISMS
 
@@ -229,6 +229,8 @@ def _list(argv: list[str]) -> int:
     print("datasets:", ", ".join(available_datasets()))
     print("mechanisms:", ", ".join(MECHANISMS))
     print("methods:", ", ".join(available()))
+    for name, problem in unavailable().items():
+        print(f"not available here: {name} ({problem})")
     return 0
 
 

@@ -367,7 +367,8 @@ def _summary_line(rows: list[dict]) -> str:
         for r in rows
     ]
     seconds = rows[0]["fit_seconds"] if rows else float("nan")
-    return ", ".join(dict.fromkeys(parts)) + f" ({seconds:.1f}s fit)"
+    line = ", ".join(dict.fromkeys(parts))
+    return line if seconds != seconds else f"{line} ({seconds:.1f}s fit)"  # NaN: it failed
 
 
 def run_benchmark(
