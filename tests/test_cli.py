@@ -803,3 +803,12 @@ def test_a_long_row_is_named_like_a_short_one(tmp_path, capsys):
     src.write_text("a,b,c\n1,2,3\n4,5,6,7\n")
     assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 1
     _one_line_error(capsys, "line 3 has 4 field(s), the header 3")  # was pandas' C error
+
+
+def test_whole_numbers_past_int64_are_imputed_whole(tmp_path):
+    src, dst = tmp_path / "in.csv", tmp_path / "o.csv"
+    body = "".join(f"{'' if i % 5 == 0 else 10**19 + i * 10**15},{i}\n" for i in range(25))
+    src.write_text("big,i\n" + body)
+    assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
+    imputed = [row[0] for row in _cells(dst)[1::5]]
+    assert all(t.isdigit() and len(t) >= 20 for t in imputed), imputed  # was 1.0e+19 style

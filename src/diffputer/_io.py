@@ -533,6 +533,13 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
     anything else by :func:`_cell_text`. Branches once per column, not per cell."""
     width = _zero_padded_width(observed)
     places = _decimal_places(observed, decimal) if not width else None
+    # whole numbers past int64 (read as floats): imputed ones written whole, not 1.05e+19
+    beyond_int64 = (
+        places is None
+        and not observed.empty
+        and bool(observed.str.fullmatch(rf"{_S}[+-]?[0-9]+{_S}").all())
+        and bool((to_numbers(observed, decimal, errors="coerce").abs() >= 2.0**63).any())
+    )
 
     def write(values: pd.Series) -> list[str]:
         dtype = values.dtype
@@ -546,6 +553,8 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
             texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
             # -0.004 to 2 places is '-0.00': no sign on a zero
             texts = [t[1:] if t[:2] == "-0" and not t.strip("-0.,") else t for t in texts]
+        elif beyond_int64:
+            texts = [str(int(round(v))) if math.isfinite(v) else repr(v) for v in numbers]
         else:
             texts = [repr(float(v)) for v in numbers]
         if width:  # codes such as 04256: imputed ones padded alike
