@@ -812,3 +812,11 @@ def test_whole_numbers_past_int64_are_imputed_whole(tmp_path):
     assert main(["impute", str(src), "-o", str(dst), "-q"]) == 0
     imputed = [row[0] for row in _cells(dst)[1::5]]
     assert all(t.isdigit() and len(t) >= 20 for t in imputed), imputed  # was 1.0e+19 style
+
+
+def test_na_values_starting_with_a_dash(tmp_path):
+    """argparse took '-,?' for an option ('expected one argument')."""
+    src, dst = tmp_path / "in.csv", tmp_path / "o.csv"
+    src.write_text("x,y\n" + "".join(f"{'-' if i % 5 == 0 else i},{i % 3}\n" for i in range(20)))
+    assert main(["impute", str(src), "-o", str(dst), "--na-values", "-,?", "-q"]) == 0
+    assert all(row[0].isdigit() for row in _cells(dst)[1:])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shlex
 import signal
 import sys
@@ -137,7 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="comma-separated texts that mark a missing CSV cell besides the empty one "
         "(default pandas' markers: NA, N/A, NaN, null, None, ...; --na-values '' "
-        "for empty cells only; a list starting with '-' as --na-values=-,?); spaces "
+        "for empty cells only); spaces "
         "around a cell are ignored. For a Parquet file: text cells to read as missing "
         "besides its nulls (none by default)",
     )
@@ -538,6 +539,23 @@ def _cli_signals_and_warnings() -> Iterator[None]:
                 signal.signal(signal.SIGTERM, previous)
 
 
+def _dash_values(argv: list[str]) -> list[str]:
+    """``--na-values -,?`` as ``--na-values=-,?``: argparse takes a value starting with
+    '-' for an option; one that is not an option of ours is the markers."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--na-values" and i + 1 < len(argv):
+            value = argv[i + 1]
+            short_option = re.fullmatch(r"-[ovqhv]+", value) is not None
+            if value.startswith("-") and not value.startswith("--") and not short_option:
+                out.append(f"--na-values={value}")
+                i += 2
+                continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status.
 
@@ -552,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         # the bench tools parse their own options: hand them everything after "bench"
         args = argparse.Namespace(command="bench", args=argv[1:], verbose=0)
     else:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_dash_values(argv))
     handler = {"impute": _impute, "demo": _demo, "bench": _bench}[args.command]
     verbose = getattr(args, "verbose", 0)
     try:
