@@ -820,3 +820,26 @@ def test_na_values_starting_with_a_dash(tmp_path):
     src.write_text("x,y\n" + "".join(f"{'-' if i % 5 == 0 else i},{i % 3}\n" for i in range(20)))
     assert main(["impute", str(src), "-o", str(dst), "--na-values", "-,?", "-q"]) == 0
     assert all(row[0].isdigit() for row in _cells(dst)[1:])
+
+
+def test_a_model_takes_the_parquet_file_the_cli_wrote_from_its_csv(tmp_path):
+    """Codes such as 09933 are numbers to a model trained on the CSV, and text in the
+    Parquet file the CLI writes from it: that file was refused ('convert the column to
+    numbers in the file', which would lose the zeros)."""
+    rng = np.random.default_rng(9)
+    rows = [f"{'' if i % 6 == 0 else f'0{9900 + i}'},{rng.normal():.3f}" for i in range(40)]
+    src, model = tmp_path / "in.csv", tmp_path / "m.dpt"
+    src.write_text("zip,x\n" + "\n".join(rows) + "\n")
+    pq = tmp_path / "out.parquet"
+    assert main(["impute", str(src), "-o", str(pq), "-q", "--save-model", str(model)]) == 0
+    again = pd.read_parquet(pq).assign(zip=lambda d: d["zip"].mask(d.index % 4 == 1))
+    again.to_parquet(tmp_path / "again.parquet")
+    dst = tmp_path / "again_out.parquet"
+    assert (
+        main(
+            ["impute", str(tmp_path / "again.parquet"), "-o", str(dst), "-q", "--model", str(model)]
+        )
+        == 0
+    )
+    zips = pd.read_parquet(dst)["zip"]
+    assert zips.notna().all() and all(len(z) == 5 and z.startswith("0") for z in zips), list(zips)

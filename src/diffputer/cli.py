@@ -290,7 +290,7 @@ def _impute(args: argparse.Namespace) -> int:
     csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
     verbose = _verbosity(args)
     imputer = DiffPuterImputer.load(args.model, device=args.device) if args.model else None
-    text = None
+    text, as_text = None, None
     if csv_in:
         # as text: observed cells are written back as they were read
         na_values = None  # pandas' markers
@@ -308,6 +308,7 @@ def _impute(args: argparse.Namespace) -> int:
             frame = mark_missing(frame, [v.strip() for v in args.na_values.split(",")])
         if imputer is not None:
             _check_text_categories(imputer, frame, src)
+            frame, as_text = _numbers_from_text(imputer, frame)
         categorical = _named_columns(args.categorical, list(frame.columns), src)
     n_missing = int(text.missing.sum()) if text is not None else int(frame.isna().to_numpy().sum())
     if n_missing == 0 and not args.save_model:
@@ -327,6 +328,8 @@ def _impute(args: argparse.Namespace) -> int:
             result = imputer.transform(frame if order is None else frame[order])
             if order is not None:
                 result = result[list(frame.columns)]
+            if as_text is not None:
+                result = as_text(result)
         else:
             params = dict(random_state=args.seed, device=args.device, verbose=verbose, **settings)
             if args.preset:
@@ -374,6 +377,47 @@ def _named_columns(spec: str | None, columns: list[Any], src: Path) -> list[Any]
         shown = ", ".join(repr(c) for c in columns[:10]) + (", ..." if len(columns) > 10 else "")
         raise CLIError(f"--categorical names {unknown}, not columns of {src} ({shown})")
     return names
+
+
+def _numbers_from_text(imputer: DiffPuterImputer, frame: Any) -> tuple[Any, Any]:
+    """A Parquet file's text columns of numbers (codes such as ``09933``, as the CLI
+    writes them from a CSV) that the model knows as numeric: read as numbers for the
+    model, and given back as text (imputed ones written like the observed, padded).
+    Returns the frame for the model and the function that restores the text."""
+    from ._io import _number_text, to_numbers
+
+    originals = {}
+    for info in imputer.encoder_.columns_:
+        if info.kind == "categorical" or info.name not in frame.columns:
+            continue
+        column = frame[info.name]
+        values = column.dropna()
+        if values.empty or not all(isinstance(v, str) for v in values):
+            continue
+        numbers = to_numbers(column.astype(object).where(column.notna()), errors="coerce")
+        if numbers[column.notna()].isna().any():
+            continue  # not all numbers: the imputer's own check names the column
+        originals[info.name] = column
+    if not originals:
+        return frame, lambda result: result
+    frame = frame.copy()
+    for name, column in originals.items():
+        frame[name] = to_numbers(column.astype(object).where(column.notna()), errors="coerce")
+
+    def restore(result: Any) -> Any:
+        result = result.copy()
+        for name, column in originals.items():
+            missing = column.isna().to_numpy()
+            texts = column.astype(object).copy()
+            write = _number_text(column[~missing].astype(str), ".")
+            imputed = result[name][missing]
+            if len(imputed) and (imputed == imputed.round()).all():
+                imputed = imputed.astype("Int64")  # whole: written as 9933 (padded), not 9933.0
+            texts[missing] = write(imputed)
+            result[name] = texts.astype(column.dtype)
+        return result
+
+    return frame, restore
 
 
 def _check_text_categories(imputer: DiffPuterImputer, frame: Any, src: Path) -> None:
