@@ -397,9 +397,8 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         categories and dates keep their types and are checked like pandas ones).
         """
         if _is_polars(X):
-            schema, X = X.schema, X.to_pandas(use_pyarrow_extension_array=True)
-            frame, _ = _as_frame(X)
-            output: Any = schema
+            output: Any = X.schema
+            X = frame = X.to_pandas(use_pyarrow_extension_array=True)
         else:
             frame, output = _as_frame(X)  # arrays: shape and dtype checks first
         frame = _nan_as_missing(frame)
@@ -425,11 +424,13 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
             )
         return frame, output
 
-    def _output(self, frame: pd.DataFrame, output: Any) -> Any:
-        """The imputed ``frame`` as the caller gave its table (``output`` from
-        :meth:`_check_input`): a DataFrame, an array of its dtype, or a polars
-        DataFrame of its schema (unless ``set_output`` asks for a container, which
-        scikit-learn then makes from the DataFrame)."""
+    def _output(self, frame: pd.DataFrame, z: np.ndarray, output: Any) -> Any:
+        """``frame`` with its missing cells filled from ``z`` (numbers within the
+        observed range when the preset clips), given back as the caller gave its table
+        (``output`` from :meth:`_check_input`): a DataFrame, an array of its dtype, or
+        a polars DataFrame of its schema (unless ``set_output`` asks for a container,
+        which scikit-learn then makes from the DataFrame)."""
+        frame = self.encoder_.fill(frame, z, self.preset_.sampler.clip_denoised)
         if output is None:
             return frame
         if isinstance(output, np.dtype):
@@ -545,8 +546,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
         Same type as ``X``, with the same shape, index, column order and dtypes.
         """
         frame, output, z = self._fit(X, checkpoint_dir)
-        clip = self.preset_.sampler.clip_denoised
-        return self._output(self.encoder_.fill(frame, z, clip), output)
+        return self._output(frame, z, output)
 
     # ------------------------------------------------------------------ imputing
     def transform(self, X: Any) -> Any:
@@ -586,8 +586,7 @@ class DiffPuterImputer(TransformerMixin, BaseEstimator):
                 callback=callback,
                 median_columns=_median_columns(self.encoder_, device),
             )
-        clip = self.preset_.sampler.clip_denoised
-        return self._output(self.encoder_.fill(frame, z_out.numpy(), clip), output)
+        return self._output(frame, z_out.numpy(), output)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names: the input's (an imputer keeps its columns)."""

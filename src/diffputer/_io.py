@@ -169,32 +169,31 @@ class CsvText:
         if copy:
             out = out.copy()
         for i in range(out.shape[1]):
-            rows = np.flatnonzero(self.missing[:, i])
-            if rows.size:
-                text = out.iloc[:, i]
-                write = _number_text(text[~self.missing[:, i]], self.decimal)
-                new = write(result.iloc[rows, i])
+            if self.missing[:, i].any():
                 # a whole column at a time, replacing the old one: the text stays in its
                 # compact array, and a large table is not held twice
-                filler = pd.Series(new, index=text.index[rows], dtype=text.dtype)
-                out.isetitem(i, text.where(~self.missing[:, i], filler.reindex(text.index)))
+                out.isetitem(i, self._filled_column(i, result.iloc[:, i], out.iloc[:, i]))
         return out
+
+    def _filled_column(self, i: int, values: pd.Series, text: pd.Series) -> pd.Series:
+        """Column ``i``'s ``text`` with its missing cells written from ``values``."""
+        missing = self.missing[:, i]
+        rows = np.flatnonzero(missing)
+        write = _number_text(text[~missing], self.decimal)
+        filler = pd.Series(write(values.iloc[rows]), index=text.index[rows], dtype=text.dtype)
+        return text.where(~missing, filler.reindex(text.index))
 
     def with_codes(self, result: pd.DataFrame) -> pd.DataFrame:
         """``result`` with each column of zero-padded codes (``04256``, read as numbers
         to impute them) back as their text, imputed ones padded alike: for a typed
         output (Parquet) that must not turn ``09933`` into ``9933``."""
-        padded = [
-            i
-            for i in range(self.text.shape[1])
-            if _zero_padded_width(self.text.iloc[:, i][~self.missing[:, i]])
-        ]
-        if not padded:
-            return result
-        text = self.filled(result)
-        out = result.copy()
-        for i in padded:
-            out.isetitem(i, text.iloc[:, i].set_axis(result.index))
+        out = result
+        for i in range(self.text.shape[1]):
+            text = self.text.iloc[:, i]
+            if not _zero_padded_width(text[~self.missing[:, i]]):
+                continue
+            out = result.copy() if out is result else out
+            out.isetitem(i, self._filled_column(i, result.iloc[:, i], text).set_axis(result.index))
         return out
 
     def write(self, frame: pd.DataFrame, path: str | Path) -> None:

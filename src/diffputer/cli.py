@@ -290,12 +290,11 @@ def _impute(args: argparse.Namespace) -> int:
     csv_in, csv_out = table_format(src) == "csv", table_format(dst) == "csv"
     verbose = _verbosity(args)
     imputer = DiffPuterImputer.load(args.model, device=args.device) if args.model else None
+    # None: pandas' markers for a CSV, none for Parquet (markers are matched stripped)
+    na_values = None if args.na_values is None else args.na_values.split(",")
     text, as_text = None, None
     if csv_in:
         # as text: observed cells are written back as they were read
-        na_values = None  # pandas' markers
-        if args.na_values is not None:
-            na_values = [v.strip() for v in args.na_values.split(",")]
         text = read_csv_text(
             src, sep=sep, encoding=args.encoding, na_values=na_values, decimal=decimal
         )
@@ -304,8 +303,8 @@ def _impute(args: argparse.Namespace) -> int:
         frame = text.typed(categorical, kinds)
     else:
         frame = read_table(src)
-        if args.na_values is not None:  # a Parquet file's text cells, when asked
-            frame = mark_missing(frame, [v.strip() for v in args.na_values.split(",")])
+        if na_values is not None:  # a Parquet file's text cells, when asked
+            frame = mark_missing(frame, na_values)
         if imputer is not None:
             _check_text_categories(imputer, frame, src)
             frame, as_text = _numbers_from_text(imputer, frame)
@@ -384,9 +383,9 @@ def _numbers_from_text(imputer: DiffPuterImputer, frame: Any) -> tuple[Any, Any]
     writes them from a CSV) that the model knows as numeric: read as numbers for the
     model, and given back as text (imputed ones written like the observed, padded).
     Returns the frame for the model and the function that restores the text."""
-    from ._io import _number_text, to_numbers
+    from ._io import _number_text
 
-    originals = {}
+    originals, read = {}, {}
     for info in imputer.encoder_.columns_:
         if info.kind == "categorical" or info.name not in frame.columns:
             continue
@@ -397,12 +396,12 @@ def _numbers_from_text(imputer: DiffPuterImputer, frame: Any) -> tuple[Any, Any]
         numbers = to_numbers(column.astype(object).where(column.notna()), errors="coerce")
         if numbers[column.notna()].isna().any():
             continue  # not all numbers: the imputer's own check names the column
-        originals[info.name] = column
+        originals[info.name], read[info.name] = column, numbers
     if not originals:
         return frame, lambda result: result
     frame = frame.copy()
-    for name, column in originals.items():
-        frame[name] = to_numbers(column.astype(object).where(column.notna()), errors="coerce")
+    for name, numbers in read.items():
+        frame[name] = numbers
 
     def restore(result: Any) -> Any:
         result = result.copy()
@@ -590,7 +589,7 @@ def _dash_values(argv: list[str]) -> list[str]:
     while i < len(argv):
         if argv[i] == "--na-values" and i + 1 < len(argv):
             value = argv[i + 1]
-            short_option = re.fullmatch(r"-[ovqhv]+", value) is not None
+            short_option = re.fullmatch(r"-[ovqh]+", value) is not None
             if value.startswith("-") and not value.startswith("--") and not short_option:
                 out.append(f"--na-values={value}")
                 i += 2
