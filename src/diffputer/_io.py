@@ -526,12 +526,32 @@ def _decimal_places(observed: pd.Series, decimal: str) -> int | None:
     return places if 0 < places <= MAX_PLACES else None
 
 
+def _exponent_format(observed: pd.Series, decimal: str) -> str | None:
+    """The format of a column whose observed numbers use exponents (``8e5``,
+    ``1.25E-03``; fixed-point ones among them allowed): ``.2e`` style with the most
+    mantissa places those show, ``E`` if they write it so; else None."""
+    mark = re.escape(decimal)
+    pattern = rf"{_S}[+-]?(?:[0-9]+(?:{mark}[0-9]*)?|{mark}[0-9]+)(?:[eE][+-]?[0-9]+)?{_S}"
+    if observed.empty or not observed.str.fullmatch(pattern).all():
+        return None
+    stripped = observed.str.strip()
+    exponent = stripped.str.contains("[eE]")
+    if not exponent.any():
+        return None
+    mantissa = stripped[exponent].str.split("[eE]", n=1, regex=True).str[0]
+    at = mantissa.str.find(decimal)
+    places = int(((mantissa.str.len() - at - 1)[at >= 0]).max()) if (at >= 0).any() else 0
+    letter = "E" if stripped[exponent].str.contains("E").all() else "e"
+    return f".{min(places, 16)}{letter}"
+
+
 def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], list[str]]:
     """How to write the imputed values of a column whose observed cells are
     ``observed``: numbers like those (decimal places, decimal mark, zero padding),
     anything else by :func:`_cell_text`. Branches once per column, not per cell."""
     width = _zero_padded_width(observed)
     places = _decimal_places(observed, decimal) if not width else None
+    exponent = _exponent_format(observed, decimal) if places is None and not width else None
     # whole numbers past int64 (read as floats): imputed ones written whole, not 1.05e+19
     beyond_int64 = (
         places is None
@@ -552,6 +572,8 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
             texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
             # -0.004 to 2 places is '-0.00': no sign on a zero
             texts = [t[1:] if t[:2] == "-0" and not t.strip("-0.,") else t for t in texts]
+        elif exponent is not None:  # 8e5, 1.25e-03: imputed ones in that notation
+            texts = [f"{v:{exponent}}" if math.isfinite(v) else repr(v) for v in numbers]
         elif beyond_int64:
             texts = [str(int(round(v))) if math.isfinite(v) else repr(v) for v in numbers]
         else:
