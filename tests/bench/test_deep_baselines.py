@@ -46,6 +46,7 @@ from diffputer.bench.baselines._remasker import ReMaskerBaseline, _MaskedAutoenc
 from diffputer.bench.baselines._tdm import exact_ot
 from diffputer.bench.masks import mcar
 from diffputer.bench.metrics import ZScale, score_imputation
+from diffputer.config import get_preset
 
 from .conftest import make_structured
 
@@ -235,6 +236,10 @@ def test_missdiff_takes_diffputer_presets():
     paper = make("missdiff:preset=paper")._settings()
     assert paper.model.hidden_dim == 1024 and paper.sampler.resample_repeats == 20
     assert make("missdiff:preset=fast:hidden_dim=32")._settings().model.hidden_dim == 32
+    # trained as measured for MissDiff: the preset's wide settings at every width, fp32
+    fast = make("missdiff:preset=fast")._settings()
+    assert fast.narrow_train is None and fast.train.train_precision == "fp32"
+    assert fast.train.batch_size == get_preset("fast").train.batch_size
 
 
 def test_missdiff_takes_every_override_of_the_imputer_but_the_em_loops():

@@ -120,9 +120,11 @@ class MissDiffBaseline(MixedImputer):
 
     def _settings(self) -> Preset:
         preset = get_preset(self.preset).replace(**{k: getattr(self, k) for k in _OVERRIDES})
-        # the preset's ``train`` settings at every width (its narrow networks' larger
-        # batches were measured inside DiffPuter's EM loop, not for MissDiff's one fit)
-        return dataclasses.replace(preset, narrow_train=None)
+        # the preset's ``train`` settings at every width, in float32 (its narrow
+        # networks' larger batches and both widths' bf16 training were measured inside
+        # DiffPuter's EM loop, not for MissDiff's one fit)
+        train = dataclasses.replace(preset.train, train_precision="fp32")
+        return dataclasses.replace(preset, train=train, narrow_train=None)
 
     def _make_codec(self) -> OneHotCodec:
         return OneHotCodec(**dataclasses.asdict(self._settings().encoding))
