@@ -750,9 +750,12 @@ def test_number_text_of_imputed_cells():
     assert _number_text(pd.Series(["39.0"]), ".")(pd.Series([40], dtype="Int64")) == ["40.0"]
     assert _number_text(pd.Series(["0042"]), ".")(pd.Series([7], dtype="Int64")) == ["0007"]
     # exponent notation kept, with the mantissa places shown (was 812345.678 in full)
-    exponents = _number_text(pd.Series(["8e5", "1.25e-3", "0.5"]), ".")
+    exponents = _number_text(pd.Series(["8e5", "1.25e-3"]), ".")
     assert exponents(pd.Series([812345.678, 1.23456e-4])) == ["8.12e+05", "1.23e-04"]
     assert _number_text(pd.Series(["8,5E5"]), ",")(pd.Series([812345.678])) == ["8,1E+05"]
+    # some cells so (0.03 beside 1.2e-05): the most significant digits any shows
+    mixed = _number_text(pd.Series(["0.031", "1.2e-05", "100"]), ".")
+    assert mixed(pd.Series([523.4567, 2.345678e-6, 0.04567])) == ["523", "2.35e-06", "0.0457"]
 
 
 def test_decimal_commas_with_dots_and_quotes(tmp_path, capsys):

@@ -528,8 +528,9 @@ def _decimal_places(observed: pd.Series, decimal: str) -> int | None:
 
 def _exponent_format(observed: pd.Series, decimal: str) -> str | None:
     """The format of a column whose observed numbers use exponents (``8e5``,
-    ``1.25E-03``; fixed-point ones among them allowed): ``.2e`` style with the most
-    mantissa places those show, ``E`` if they write it so; else None."""
+    ``1.25E-03``): when all do, ``.2e`` style with the most mantissa places they show
+    (``E`` if they write it so); when some do (``0.03`` beside ``1.2e-05``), ``.3g``
+    style with the most significant digits any shows; else None."""
     mark = re.escape(decimal)
     pattern = rf"{_S}[+-]?(?:[0-9]+(?:{mark}[0-9]*)?|{mark}[0-9]+)(?:[eE][+-]?[0-9]+)?{_S}"
     if observed.empty or not observed.str.fullmatch(pattern).all():
@@ -538,11 +539,14 @@ def _exponent_format(observed: pd.Series, decimal: str) -> str | None:
     exponent = stripped.str.contains("[eE]")
     if not exponent.any():
         return None
-    mantissa = stripped[exponent].str.split("[eE]", n=1, regex=True).str[0]
-    at = mantissa.str.find(decimal)
-    places = int(((mantissa.str.len() - at - 1)[at >= 0]).max()) if (at >= 0).any() else 0
-    letter = "E" if stripped[exponent].str.contains("E").all() else "e"
-    return f".{min(places, 16)}{letter}"
+    mantissa = stripped.str.split("[eE]", n=1, regex=True).str[0].str.lstrip("+-")
+    if exponent.all():
+        at = mantissa.str.find(decimal)
+        places = int(((mantissa.str.len() - at - 1)[at >= 0]).max()) if (at >= 0).any() else 0
+        letter = "E" if stripped.str.contains("E").all() else "e"
+        return f".{min(places, 16)}{letter}"
+    digits = mantissa.str.replace(decimal, "", regex=False).str.lstrip("0").str.len()
+    return f".{min(max(int(digits.max()), 1), 17)}g"
 
 
 def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], list[str]]:
@@ -572,7 +576,7 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
             texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
             # -0.004 to 2 places is '-0.00': no sign on a zero
             texts = [t[1:] if t[:2] == "-0" and not t.strip("-0.,") else t for t in texts]
-        elif exponent is not None:  # 8e5, 1.25e-03: imputed ones in that notation
+        elif exponent is not None:  # 8e5, 1.25e-03: imputed ones written alike
             texts = [f"{v:{exponent}}" if math.isfinite(v) else repr(v) for v in numbers]
         elif beyond_int64:
             texts = [str(int(round(v))) if math.isfinite(v) else repr(v) for v in numbers]
