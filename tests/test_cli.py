@@ -753,6 +753,10 @@ def test_number_text_of_imputed_cells():
     exponents = _number_text(pd.Series(["8e5", "1.25e-3"]), ".")
     assert exponents(pd.Series([812345.678, 1.23456e-4])) == ["8.12e+05", "1.23e-04"]
     assert _number_text(pd.Series(["8,5E5"]), ",")(pd.Series([812345.678])) == ["8,1E+05"]
+    # whole numbers with a bare mark (5.): imputed ones alike (were 4)
+    bare = _number_text(pd.Series(["5.", " 6."]), ".")
+    assert bare(pd.Series([4], dtype="Int64")) == bare(pd.Series([4.2])) == ["4."]
+    assert _number_text(pd.Series(["5,"]), ",")(pd.Series([4], dtype="Int64")) == ["4,"]
     # some cells so (0.03 beside 1.2e-05): the most significant digits any shows
     mixed = _number_text(pd.Series(["0.031", "1.2e-05", "100"]), ".")
     assert mixed(pd.Series([523.4567, 2.345678e-6, 0.04567])) == ["523", "2.35e-06", "0.0457"]

@@ -556,6 +556,13 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
     width = _zero_padded_width(observed)
     places = _decimal_places(observed, decimal) if not width else None
     exponent = _exponent_format(observed, decimal) if places is None and not width else None
+    # whole numbers written with a bare mark (5.): imputed ones alike
+    bare_mark = (
+        places is None
+        and not width
+        and not observed.empty
+        and bool(observed.str.fullmatch(rf"{_S}[+-]?[0-9]+{re.escape(decimal)}{_S}").all())
+    )
     # whole numbers past int64 (read as floats): imputed ones written whole, not 1.05e+19
     beyond_int64 = (
         places is None
@@ -570,8 +577,10 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
             return [_cell_text(v) for v in values]  # text, categories, booleans
         numbers = values.tolist()  # Python ints or floats
         if ptypes.is_integer_dtype(dtype):
-            zeros = "." + "0" * places if places else ""
+            zeros = "." + "0" * places if places else "." if bare_mark else ""
             texts = [f"{v}{zeros}" for v in numbers]  # exact, whatever the size
+        elif bare_mark:
+            texts = [f"{v:.0f}." if math.isfinite(v) else repr(v) for v in numbers]
         elif places is not None:
             texts = [f"{v:.{places}f}" if math.isfinite(v) else repr(v) for v in numbers]
             # -0.004 to 2 places is '-0.00': no sign on a zero
