@@ -760,6 +760,9 @@ def test_number_text_of_imputed_cells():
     # some cells so (0.03 beside 1.2e-05): the most significant digits any shows
     mixed = _number_text(pd.Series(["0.031", "1.2e-05", "100"]), ".")
     assert mixed(pd.Series([523.4567, 2.345678e-6, 0.04567])) == ["523", "2.35e-06", "0.0457"]
+    # Python's repr (17 digits): repr again, not a 17-digit format's noise digits
+    reprs = _number_text(pd.Series(["0.04191007369779776", "1.2345678901234567e-05"]), ".")
+    assert reprs(pd.Series([1.5e-7])) == ["1.5e-07"]
 
 
 def test_decimal_commas_with_dots_and_quotes(tmp_path, capsys):

@@ -510,43 +510,60 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def _all_fullmatch(observed: pd.Series, pattern: str) -> bool:
+    """Whether every one of ``observed`` (texts, not empty) matches ``pattern``; the
+    first is tried alone before the pass over all, which most columns fail there."""
+    return (
+        not observed.empty
+        and re.fullmatch(pattern, observed.iloc[0]) is not None
+        and bool(observed.str.fullmatch(pattern).all())
+    )
+
+
 def _decimal_places(observed: pd.Series, decimal: str) -> int | None:
     """How many decimal places a column's observed numbers show (``8.3252``: 4,
     ``39.0``: 1), when all are fixed-point and some have a decimal mark; else None
     (whole-number literals, exponents, or more than :data:`MAX_PLACES` places)."""
     mark = re.escape(decimal)
-    pattern = rf"{_S}[+-]?[0-9]*(?:{mark}[0-9]+)?{_S}"
-    if observed.empty or not observed.str.fullmatch(pattern).all():
+    if not _all_fullmatch(observed, rf"{_S}[+-]?[0-9]*(?:{mark}[0-9]+)?{_S}"):
         return None
-    # digits after the mark (string kernels only: a regex extract is a Python loop)
-    stripped = observed.str.strip()
-    at = stripped.str.find(decimal)
-    fraction = (stripped.str.len() - at - 1)[at >= 0]
-    places = int(fraction.max()) if len(fraction) else 0
+    places = _places_after_mark(observed.str.strip(), decimal)
     return places if 0 < places <= MAX_PLACES else None
+
+
+def _places_after_mark(numbers: pd.Series, decimal: str) -> int:
+    """The most digits after the decimal mark among ``numbers`` (stripped texts without
+    an exponent; 0 when none has a mark). String kernels only: a regex extract is a
+    Python loop."""
+    at = numbers.str.find(decimal)
+    fraction = (numbers.str.len() - at - 1)[at >= 0]
+    return int(fraction.max()) if len(fraction) else 0
 
 
 def _exponent_format(observed: pd.Series, decimal: str) -> str | None:
     """The format of a column whose observed numbers use exponents (``8e5``,
     ``1.25E-03``): when all do, ``.2e`` style with the most mantissa places they show
     (``E`` if they write it so); when some do (``0.03`` beside ``1.2e-05``), ``.3g``
-    style with the most significant digits any shows; else None."""
+    style with the most significant digits any shows; else (or when they show 16 or
+    more significant digits, as Python's repr writes floats) None."""
+    exponent = observed.str.contains("[eE]")
+    if not exponent.any():  # the common case, decided by the cheaper pass
+        return None
     mark = re.escape(decimal)
     pattern = rf"{_S}[+-]?(?:[0-9]+(?:{mark}[0-9]*)?|{mark}[0-9]+)(?:[eE][+-]?[0-9]+)?{_S}"
-    if observed.empty or not observed.str.fullmatch(pattern).all():
+    if not _all_fullmatch(observed, pattern):
         return None
     stripped = observed.str.strip()
-    exponent = stripped.str.contains("[eE]")
-    if not exponent.any():
-        return None
-    mantissa = stripped.str.split("[eE]", n=1, regex=True).str[0].str.lstrip("+-")
+    # string kernels only (a split makes a Python list per cell)
+    mantissa = stripped.str.replace("[eE].*", "", regex=True).str.lstrip("+-")
+    # 16 or more digits (Python's repr wrote them): None, so repr writes them too
+    # (its shortest round-trip text, not the noise digits of a 17-digit format)
     if exponent.all():
-        at = mantissa.str.find(decimal)
-        places = int(((mantissa.str.len() - at - 1)[at >= 0]).max()) if (at >= 0).any() else 0
+        places = _places_after_mark(mantissa, decimal)
         letter = "E" if stripped.str.contains("E").all() else "e"
-        return f".{min(places, 16)}{letter}"
-    digits = mantissa.str.replace(decimal, "", regex=False).str.lstrip("0").str.len()
-    return f".{min(max(int(digits.max()), 1), 17)}g"
+        return f".{places}{letter}" if places < 15 else None
+    digits = int(mantissa.str.replace(decimal, "", regex=False).str.lstrip("0").str.len().max())
+    return f".{max(digits, 1)}g" if digits < 16 else None
 
 
 def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], list[str]]:
@@ -555,20 +572,19 @@ def _number_text(observed: pd.Series, decimal: str) -> Callable[[pd.Series], lis
     anything else by :func:`_cell_text`. Branches once per column, not per cell."""
     width = _zero_padded_width(observed)
     places = _decimal_places(observed, decimal) if not width else None
-    exponent = _exponent_format(observed, decimal) if places is None and not width else None
+    # whole-number literals (39): neither exponents nor a bare mark to copy
+    whole = places is None and _all_fullmatch(observed, rf"{_S}[+-]?[0-9]+{_S}")
+    other = places is None and not width and not whole
+    exponent = _exponent_format(observed, decimal) if other else None
     # whole numbers written with a bare mark (5.): imputed ones alike
     bare_mark = (
-        places is None
-        and not width
-        and not observed.empty
-        and bool(observed.str.fullmatch(rf"{_S}[+-]?[0-9]+{re.escape(decimal)}{_S}").all())
+        other
+        and exponent is None
+        and _all_fullmatch(observed, rf"{_S}[+-]?[0-9]+{re.escape(decimal)}{_S}")
     )
     # whole numbers past int64 (read as floats): imputed ones written whole, not 1.05e+19
-    beyond_int64 = (
-        places is None
-        and not observed.empty
-        and bool(observed.str.fullmatch(rf"{_S}[+-]?[0-9]+{_S}").all())
-        and bool((to_numbers(observed, decimal, errors="coerce").abs() >= 2.0**63).any())
+    beyond_int64 = whole and bool(
+        (to_numbers(observed, decimal, errors="coerce").abs() >= 2.0**63).any()
     )
 
     def write(values: pd.Series) -> list[str]:
