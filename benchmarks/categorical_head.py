@@ -22,7 +22,6 @@ setting; asserts nothing.
 """
 
 import sys
-import time
 
 import torch
 
@@ -53,15 +52,7 @@ def fit(self, frame):
 def forward(self, x, sigma, known=None):
     if self.conditional or not CTX.get("mode"):
         return _forward(self, x, sigma, known)
-    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1)
-    c_noise = sigma.log() / 4
-    rows = N.sigma_rows(x.shape[0], sigma.shape[0], x.device)
-    if rows is not None:
-        sigma = sigma[rows]
-    sd2 = self.sigma_data**2
-    c_skip = sd2 / (sigma**2 + sd2)
-    c_out = sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
-    c_in = 1.0 / (sigma**2 + sd2).sqrt()
+    c_noise, c_skip, c_out, c_in = self.coefficients(x, sigma)
     f_x = self.backbone(c_in * x, c_noise).float()
     out = (c_skip * x + c_out * f_x).clone()
     mean = CTX["mean"].to(x.device, torch.float32)
@@ -108,12 +99,7 @@ def main() -> None:
                 random_state=cell.mask,
                 categorical_columns=cell.categorical or None,
             )
-            t = time.perf_counter()
-            outs = {"in-sample": imp.fit_transform(cell.masked["in-sample"])}
-            outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])
-            seconds = round(time.perf_counter() - t, 1)
-            for setting, out in outs.items():
-                print(cell.line(f"head={variant}", setting, out, seconds=seconds), flush=True)
+            cell.fit_and_print(imp, f"head={variant}")
 
 
 if __name__ == "__main__":

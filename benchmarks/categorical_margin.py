@@ -14,7 +14,6 @@ lines for the preset. Prints one JSON line per variant and setting; asserts noth
 """
 
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -88,14 +87,7 @@ def main() -> None:
                 random_state=cell.mask,
                 categorical_columns=cell.categorical or None,
             )
-            t = time.perf_counter()
-            outs = {"in-sample": imp.fit_transform(cell.masked["in-sample"])}
-            outs["out-of-sample"] = imp.transform(cell.masked["out-of-sample"])
-            seconds = round(time.perf_counter() - t, 1)
-            for setting, out in outs.items():
-                print(
-                    cell.line(f"margin={margin},cw={cw}", setting, out, seconds=seconds), flush=True
-                )
+            cell.fit_and_print(imp, f"margin={margin},cw={cw}")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,24 @@ class EDMPrecond(nn.Module):
         """Whether the denoiser takes the known cells (``known=`` in :meth:`forward`)."""
         return bool(getattr(self.backbone, "conditional", False))
 
+    def coefficients(
+        self, x: torch.Tensor, sigma: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """EDM's preconditioning for ``x`` at ``sigma`` (shapes as in :meth:`forward`):
+        ``c_noise``, one per level (the backbone spreads it over the rows), and
+        ``c_skip``, ``c_out``, ``c_in``, one per row of ``x`` (shape (n, 1), or (1, 1)
+        for a single level)."""
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        c_noise = sigma.log() / 4
+        rows = sigma_rows(x.shape[0], sigma.shape[0], x.device)
+        if rows is not None:
+            sigma = sigma[rows]
+        sd2 = self.sigma_data**2
+        c_skip = sd2 / (sigma**2 + sd2)
+        c_out = sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
+        c_in = 1.0 / (sigma**2 + sd2).sqrt()
+        return c_noise, c_skip, c_out, c_in
+
     def forward(
         self,
         x: torch.Tensor,
@@ -161,15 +179,7 @@ class EDMPrecond(nn.Module):
         the cells it denoises. The noisy input is zeroed on known cells, so only the
         other cells of ``x`` matter (and only they are meaningful in the output).
         """
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1)
-        c_noise = sigma.log() / 4  # one per level; the backbone spreads it over the rows
-        rows = sigma_rows(x.shape[0], sigma.shape[0], x.device)
-        if rows is not None:
-            sigma = sigma[rows]
-        sd2 = self.sigma_data**2
-        c_skip = sd2 / (sigma**2 + sd2)
-        c_out = sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
-        c_in = 1.0 / (sigma**2 + sd2).sqrt()
+        c_noise, c_skip, c_out, c_in = self.coefficients(x, sigma)
         if self.conditional:
             if known is None:
                 raise ValueError("a conditional denoiser needs known=(values, mask)")
