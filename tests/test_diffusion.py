@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -829,6 +830,11 @@ def test_an_error_stops_the_chunks_the_workers_have_not_started():
 
     def counting(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         calls.append(len(x))
+        # a chunk takes about 0.1 s (the sleep lets go of the GIL), so the error of the
+        # first chunk is raised while the workers hold only a few chunks; without it a
+        # chunk takes well under a millisecond and, on a busy machine, the workers
+        # could finish ten of them before the main thread got to raise
+        time.sleep(0.005)
         return gaussian_denoiser(x, s)
 
     def stop(rows: int) -> None:
