@@ -72,17 +72,15 @@ class Cell:
         head = dict(dataset=self.dataset, mask=self.mask, variant=variant, setting=setting)
         return json.dumps(head | dict(mae=s["mae"], rmse=s["rmse"], acc=acc) | extra)
 
-    def fit_and_print(self, imp: DiffPuterImputer, variant: str, **extra: Any):
+    def fit_and_print(self, imp: DiffPuterImputer, variant: str, **extra: Any) -> None:
         """Fit ``imp`` on the in-sample rows, impute the out-of-sample ones, print one
-        :meth:`line` per setting (with the seconds for both, and ``extra``); return
-        ``imp`` and the two imputed tables."""
+        :meth:`line` per setting (with the seconds for both, and ``extra``)."""
         start = time.perf_counter()
         outs = {"in-sample": imp.fit_transform(self.masked["in-sample"])}
         outs["out-of-sample"] = imp.transform(self.masked["out-of-sample"])
         seconds = round(time.perf_counter() - start, 1)
         for setting, out in outs.items():
             print(self.line(variant, setting, out, seconds=seconds, **extra), flush=True)
-        return imp, outs
 
 
 def load_cell(dataset: str, k: int, max_rows: int) -> Cell:

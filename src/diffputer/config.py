@@ -415,7 +415,6 @@ FAST = Preset(
         lr=4e-3,
         lr_decay_fraction=0.5,
         rows_per_sigma=8,
-        train_precision="bf16",
     ),
     sampler=SamplerConfig(
         num_steps=20,
